@@ -1,0 +1,198 @@
+//! The `handbill` command line. `--data-dir`, `--database-url` and `--config` are global and
+//! may stand before or after a subcommand's own arguments.
+
+mod manage;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "handbill",
+    version,
+    about = "Consent-first audience mailing for venues and ticket sellers"
+)]
+pub struct Cli {
+    /// Directory for the SQLite database and the mail outbox [default: ./handbill-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER:PASS@HOST/DB [default: sqlite in the data directory]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Configuration file [default: ./handbill.toml when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and the background workers
+    Serve(ServeArgs),
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage organisations (tenants)
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage admin UI users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the consent ledger
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Read the local mail outbox (used when no SMTP relay is configured)
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Run only the background workers, no HTTP server
+    #[arg(long, conflicts_with = "no_workers")]
+    pub workers_only: bool,
+    /// Run only the HTTP server, no background workers
+    #[arg(long)]
+    pub no_workers: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation
+    Create {
+        /// 2-63 characters a-z, 0-9 and '-'
+        slug: String,
+        /// Display name
+        #[arg(long)]
+        name: String,
+        /// Default language of contacts and pages (nl, en, de, fr)
+        #[arg(long, default_value = "nl")]
+        language: String,
+    },
+    /// List organisations
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and cannot be shown again
+    Create {
+        #[arg(long)]
+        org: String,
+        /// Scopes such as optin:register, contacts:read, admin (repeat or comma-separate)
+        #[arg(long = "scope", required = true, num_args = 1..)]
+        scopes: Vec<String>,
+        /// Allowed caller addresses or CIDR ranges (repeatable); default: any
+        #[arg(long = "allow-ip", num_args = 1..)]
+        allow_ip: Vec<String>,
+        /// Days until the token expires
+        #[arg(long, value_name = "DAYS")]
+        expires: Option<u32>,
+        /// A label to recognise the token by
+        #[arg(long)]
+        name: Option<String>,
+        /// The user the token belongs to (it stops working when the user is removed)
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+    },
+    /// List the tokens of an organisation
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Replace a token (by id or secret) with a new one; the old one fails at once
+    Rotate { token: String },
+    /// Revoke a token (by id or secret)
+    Revoke { token: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an admin UI login (password hashed with argon2id)
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// admin or marketer
+        #[arg(long, value_parser = ["admin", "marketer"])]
+        role: String,
+        /// Read the password from standard input instead of generating one
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Recompute the ledger's hash chain and report the first broken entry
+    Verify {
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List the messages in the outbox
+    List,
+    /// Print one message as it was written
+    Show { id: String },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let listen = match &cli.command {
+        Command::Serve(a) => a.listen,
+        _ => None,
+    };
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+        listen,
+    };
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    init_tracing(&config, matches!(cli.command, Command::Serve(_)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::serve(config, args).await,
+            command => manage::run(config, command).await,
+        }
+    })
+}
+
+fn init_tracing(config: &Config, serving: bool) {
+    // One-shot commands stay quiet unless something goes wrong.
+    let filter = if serving { config.log.as_str() } else { "warn" };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

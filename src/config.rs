@@ -1,0 +1,231 @@
+//! Configuration: built-in defaults, then `handbill.toml` (or `--config FILE`), then
+//! `HANDBILL_*` environment variables, then command-line flags. Unknown keys are errors.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::domain::IpAllowlist;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the Maildir outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; defaults to `sqlite://DATA_DIR/handbill.db`.
+    pub database_url: Option<String>,
+    /// Most connections the database pool opens.
+    pub database_max_connections: u32,
+    /// How long SQLite waits for a lock before giving up, in milliseconds.
+    pub sqlite_busy_timeout_ms: u64,
+    /// Base URL used in links in mails and pages; defaults to `http://LISTEN`.
+    pub public_url: Option<String>,
+    /// `smtp://user:pass@host:587` (STARTTLS), `smtps://…` (TLS); unset: Maildir outbox.
+    pub smtp_url: Option<String>,
+    /// Most SMTP connections kept open at once.
+    pub smtp_pool_size: u32,
+    /// SMTP command timeout in seconds.
+    pub smtp_timeout_secs: u64,
+    /// Name announced in EHLO and used in Message-IDs; defaults to the public URL's host.
+    pub mail_hostname: Option<String>,
+    /// API tokens unused for this many days stop working.
+    pub token_idle_days: u32,
+    /// Reverse proxies whose `X-Forwarded-For` header is believed (addresses or CIDR ranges).
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Largest accepted request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Jobs one node runs at the same time.
+    pub worker_concurrency: usize,
+    /// Log filter (`info`, `handbill=debug,info`, …).
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./handbill-data"),
+            database_url: None,
+            database_max_connections: 16,
+            sqlite_busy_timeout_ms: 5_000,
+            public_url: None,
+            smtp_url: None,
+            smtp_pool_size: 4,
+            smtp_timeout_secs: 30,
+            mail_hostname: None,
+            token_idle_days: 60,
+            trusted_proxies: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+            worker_concurrency: 4,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the layered configuration. `file` is `--config`; without it `handbill.toml` in
+    /// the working directory is read when present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => fig = fig.merge(Toml::file_exact(path)),
+            None if Path::new("handbill.toml").exists() => {
+                fig = fig.merge(Toml::file_exact("handbill.toml"))
+            }
+            None => {}
+        }
+        let env = Env::prefixed("HANDBILL_")
+            // Variables of the test harness are not configuration.
+            .filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_"));
+        let config: Config = fig
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return bad(format!(
+                    "database_url must start with sqlite: or postgres://, got '{}'",
+                    redact_url(url)
+                ));
+            }
+        }
+        if let Some(u) = &self.public_url {
+            match url::Url::parse(u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
+                _ => return bad(format!("public_url must be an http(s) URL, got '{u}'")),
+            }
+        }
+        if let Some(u) = &self.smtp_url {
+            if let Err(e) = crate::mail::SmtpSettings::parse(u) {
+                return bad(format!("smtp_url: {e}"));
+            }
+        }
+        if let Err(e) = IpAllowlist::parse(&self.trusted_proxies) {
+            return bad(format!("trusted_proxies: {e}"));
+        }
+        if !(1..=3650).contains(&self.token_idle_days) {
+            return bad("token_idle_days must be between 1 and 3650".into());
+        }
+        if self.body_limit_bytes < 1024 {
+            return bad("body_limit_bytes must be at least 1024".into());
+        }
+        if self.database_max_connections == 0
+            || self.smtp_pool_size == 0
+            || self.worker_concurrency == 0
+        {
+            return bad("database_max_connections, smtp_pool_size and worker_concurrency must be at least 1".into());
+        }
+        if self.smtp_timeout_secs == 0 {
+            return bad("smtp_timeout_secs must be at least 1".into());
+        }
+        if let Some(h) = &self.mail_hostname {
+            if h.is_empty()
+                || !h
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                return bad(format!("mail_hostname '{h}' is not a host name"));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return bad(format!("log filter '{}' is not valid", self.log));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("handbill.db").display()))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn mail_hostname(&self) -> String {
+        self.mail_hostname.clone().unwrap_or_else(|| {
+            url::Url::parse(&self.public_url())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err())
+                .unwrap_or_else(|| "handbill.localhost".into())
+        })
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
+    pub fn trusted_proxies(&self) -> IpAllowlist {
+        IpAllowlist::parse(&self.trusted_proxies).unwrap_or_default()
+    }
+}
+
+/// Hides the password of a URL for messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::One(s) => s
+            .split([',', ' '])
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Either::Many(v) => v,
+    })
+}

@@ -1,0 +1,20 @@
+//! Pure types and rules: parsing and validation at the edge, no I/O.
+
+pub mod consent;
+pub mod contact;
+pub mod email;
+pub mod ip;
+pub mod language;
+pub mod ledger;
+pub mod org;
+pub mod token;
+pub mod validation;
+
+pub use consent::{ConsentAction, SubscriptionStatus, SuppressionReason};
+pub use contact::{ContactFields, Gender, MailFormat};
+pub use email::EmailAddress;
+pub use ip::IpAllowlist;
+pub use language::Language;
+pub use org::OrgSlug;
+pub use token::{Scope, TokenSecret};
+pub use validation::{FieldError, ValidationError};

@@ -1,0 +1,35 @@
+//! Bearer-token authentication for the native API.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::client_ip::client_ip;
+use super::error::ApiError;
+use crate::app::App;
+use crate::services::tokens::{self, Principal};
+
+/// The authenticated caller: the organisation and scopes of a valid token. A wrong, revoked,
+/// expired, idle or out-of-range token is a 401 that does not say which.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .ok_or_else(ApiError::unauthorized)?;
+        let ip = client_ip(parts, &app.config.trusted_proxies());
+        tokens::authenticate(app, presented, ip)
+            .await
+            .map(Auth)
+            .map_err(ApiError::from)
+    }
+}

@@ -1,0 +1,211 @@
+//! The SMTP relay transport: pooled connections, STARTTLS / implicit TLS / plain, AUTH.
+
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::{ComposedMessage, SendError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Implicit TLS from the first byte (`smtps://`, port 465).
+    Wrapper,
+    /// STARTTLS, and refuse to send without it (`smtp://`, the default).
+    Required,
+    /// STARTTLS when the server offers it (`?tls=opportunistic`).
+    Opportunistic,
+    /// No TLS (`?tls=none`): only for a relay on the same host or network.
+    None,
+}
+
+/// Parsed `smtp_url`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpSettings {
+    /// `smtp://[user:pass@]host[:port][?tls=required|opportunistic|none]` or `smtps://…`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("the URL has no host")?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let mut tls = match url.scheme() {
+            "smtp" => SmtpTls::Required,
+            "smtps" => SmtpTls::Wrapper,
+            other => return Err(format!("scheme must be smtp or smtps, not '{other}'")),
+        };
+        for (k, v) in url.query_pairs() {
+            match (k.as_ref(), v.as_ref(), tls) {
+                ("tls", "required", SmtpTls::Required) => {}
+                ("tls", "opportunistic", SmtpTls::Required) => tls = SmtpTls::Opportunistic,
+                ("tls", "none", SmtpTls::Required) => tls = SmtpTls::None,
+                ("tls", _, _) => {
+                    return Err(
+                        "tls must be required, opportunistic or none (and only with smtp://)"
+                            .into(),
+                    )
+                }
+                (other, _, _) => return Err(format!("unknown parameter '{other}'")),
+            }
+        }
+        let port = url
+            .port()
+            .unwrap_or(if tls == SmtpTls::Wrapper { 465 } else { 587 });
+        let decode = |s: &str| {
+            percent_decode(s).map_err(|_| {
+                "user name and password must be valid percent-encoded UTF-8".to_string()
+            })
+        };
+        let username = (!url.username().is_empty())
+            .then(|| decode(url.username()))
+            .transpose()?;
+        let password = url.password().map(decode).transpose()?;
+        if password.is_some() && username.is_none() {
+            return Err("a password needs a user name".into());
+        }
+        Ok(Self {
+            host,
+            port,
+            tls,
+            username,
+            password,
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+}
+
+/// A pooled SMTP client for one relay.
+#[derive(Clone)]
+pub struct SmtpRelay {
+    inner: AsyncSmtpTransport<Tokio1Executor>,
+    describe: String,
+}
+
+impl SmtpRelay {
+    pub fn new(
+        s: &SmtpSettings,
+        hello_name: &str,
+        pool_size: u32,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let tls_params = || TlsParameters::new(s.host.clone()).map_err(|e| e.to_string());
+        let tls = match s.tls {
+            SmtpTls::Wrapper => Tls::Wrapper(tls_params()?),
+            SmtpTls::Required => Tls::Required(tls_params()?),
+            SmtpTls::Opportunistic => Tls::Opportunistic(tls_params()?),
+            SmtpTls::None => Tls::None,
+        };
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
+            .port(s.port)
+            .tls(tls)
+            .timeout(Some(timeout))
+            .hello_name(ClientId::Domain(hello_name.to_string()))
+            .pool_config(
+                PoolConfig::new()
+                    .max_size(pool_size)
+                    .idle_timeout(Duration::from_secs(60)),
+            );
+        if let (Some(u), Some(p)) = (&s.username, &s.password) {
+            b = b.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        Ok(Self {
+            inner: b.build(),
+            describe: format!("smtp relay {}:{} ({:?})", s.host, s.port, s.tls),
+        })
+    }
+
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    pub async fn send(&self, m: &ComposedMessage) -> Result<(), SendError> {
+        let parse = |a: &str| {
+            a.parse::<lettre::Address>()
+                .map_err(|e| SendError::Permanent(format!("address {a} rejected: {e}")))
+        };
+        let from = parse(&m.envelope_from)?;
+        let to = m
+            .recipients
+            .iter()
+            .map(|r| parse(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envelope =
+            Envelope::new(Some(from), to).map_err(|e| SendError::Permanent(e.to_string()))?;
+        match self.inner.send_raw(&envelope, &m.raw).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+            Err(e) => Err(SendError::Transient(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_relay_urls() {
+        let s = SmtpSettings::parse("smtp://user%40venue.nl:p%3Ass@relay.example.com").unwrap();
+        assert_eq!(s.host, "relay.example.com");
+        assert_eq!(s.port, 587);
+        assert_eq!(s.tls, SmtpTls::Required);
+        assert_eq!(s.username.as_deref(), Some("user@venue.nl"));
+        assert_eq!(s.password.as_deref(), Some("p:ss"));
+        assert!(
+            !format!("{s:?}").contains("p:ss"),
+            "Debug hides the password"
+        );
+        let s = SmtpSettings::parse("smtps://relay.example.com").unwrap();
+        assert_eq!((s.port, s.tls), (465, SmtpTls::Wrapper));
+        let s = SmtpSettings::parse("smtp://127.0.0.1:2525?tls=none").unwrap();
+        assert_eq!((s.port, s.tls), (2525, SmtpTls::None));
+        let s = SmtpSettings::parse("smtp://[::1]:25?tls=opportunistic").unwrap();
+        assert_eq!((s.host.as_str(), s.tls), ("::1", SmtpTls::Opportunistic));
+    }
+
+    #[test]
+    fn rejects_bad_relay_urls() {
+        for bad in [
+            "relay.example.com",
+            "http://relay.example.com",
+            "smtp://",
+            "smtps://relay?tls=none",
+            "smtp://relay?tls=maybe",
+            "smtp://relay?pool=3",
+            "smtp://:secret@relay",
+        ] {
+            assert!(SmtpSettings::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Use cases. Every entry point (native API, compat APIs, CLI, admin UI, imports) calls these
+//! functions, so behaviour is the same whichever way a request arrives.
+
+pub mod consent;
+pub mod contacts;
+pub mod mail;
+pub mod orgs;
+pub mod tokens;
+pub mod users;
+
+use crate::domain::ValidationError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    #[error("authentication failed")]
+    Unauthorized,
+    #[error("this token may not do that (needs scope {0})")]
+    Forbidden(&'static str),
+    #[error("storage failure: {0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::Store(e)
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Maps a store "not found" to a named service error and passes every other error on.
+pub(crate) trait OrNotFound<T> {
+    fn or_not_found(self, what: &'static str) -> ServiceResult<T>;
+}
+
+impl<T> OrNotFound<T> for Result<T, StoreError> {
+    fn or_not_found(self, what: &'static str) -> ServiceResult<T> {
+        self.map_err(|e| match e {
+            StoreError::NotFound => ServiceError::NotFound(what),
+            other => ServiceError::Store(other),
+        })
+    }
+}

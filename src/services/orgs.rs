@@ -1,0 +1,41 @@
+use super::{OrNotFound, ServiceError, ServiceResult};
+use crate::app::App;
+use crate::domain::validation::required_text;
+use crate::domain::{Language, OrgSlug};
+use crate::store::Org;
+
+/// Creates an organisation (tenant). Slugs are unique.
+pub async fn create_org(
+    app: &App,
+    slug: &str,
+    name: &str,
+    language: Option<&str>,
+) -> ServiceResult<Org> {
+    let slug = OrgSlug::parse(slug)?;
+    let name = required_text("name", name, 200)?;
+    let language = language
+        .map(Language::parse)
+        .transpose()?
+        .unwrap_or(Language::Nl);
+    app.store
+        .create_org(slug.as_str(), &name, language.code(), app.now())
+        .await
+        .map_err(|e| {
+            if e.is_conflict_on("slug") {
+                ServiceError::Conflict {
+                    field: "slug",
+                    message: format!("an organisation with slug '{slug}' already exists"),
+                }
+            } else {
+                e.into()
+            }
+        })
+}
+
+pub async fn org_by_slug(app: &App, slug: &str) -> ServiceResult<Org> {
+    let slug = OrgSlug::parse(slug)?;
+    app.store
+        .org_by_slug(slug.as_str())
+        .await
+        .or_not_found("organisation")
+}

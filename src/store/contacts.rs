@@ -1,0 +1,237 @@
+use serde::Serialize;
+
+use super::{on_read, safe, write_tx, Store, StoreError, StoreResult};
+use crate::domain::{ContactFields, EmailAddress, Gender, Language, MailFormat};
+
+/// A stored contact as it is in the database.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ContactRow {
+    pub org_id: i64,
+    pub id: i64,
+    pub guid: String,
+    pub email: String,
+    pub external_id: Option<String>,
+    pub first_name: Option<String>,
+    pub name_prefix: Option<String>,
+    pub last_name: Option<String>,
+    pub organisation: Option<String>,
+    pub gender: i64,
+    pub street: Option<String>,
+    pub house_number: Option<String>,
+    pub zipcode: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub mobile: Option<String>,
+    pub phone: Option<String>,
+    pub mail_format: String,
+    pub active: bool,
+    pub language: Option<String>,
+    pub source: Option<String>,
+    pub import_code: Option<String>,
+    pub sync_id: Option<String>,
+    pub attributes: String,
+    pub score: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ContactRow {
+    /// The contact's fields as domain values (tags are loaded separately).
+    pub fn fields(&self, tags: Vec<String>) -> ContactFields {
+        ContactFields {
+            external_id: self.external_id.clone(),
+            first_name: self.first_name.clone(),
+            name_prefix: self.name_prefix.clone(),
+            last_name: self.last_name.clone(),
+            organisation: self.organisation.clone(),
+            gender: Gender::from_code(self.gender),
+            street: self.street.clone(),
+            house_number: self.house_number.clone(),
+            zipcode: self.zipcode.clone(),
+            city: self.city.clone(),
+            country: self.country.clone(),
+            mobile: self.mobile.clone(),
+            phone: self.phone.clone(),
+            mail_format: MailFormat::parse(&self.mail_format).unwrap_or_default(),
+            active: self.active,
+            language: self
+                .language
+                .as_deref()
+                .and_then(|l| Language::parse(l).ok()),
+            source: self.source.clone(),
+            import_code: self.import_code.clone(),
+            sync_id: self.sync_id.clone(),
+            attributes: serde_json::from_str(&self.attributes).unwrap_or_default(),
+            tags,
+            score: self.score,
+        }
+    }
+}
+
+const COLUMNS: &str = "org_id, id, guid, email, external_id, first_name, name_prefix, last_name, organisation, gender, \
+     street, house_number, zipcode, city, country, mobile, phone, mail_format, active, language, source, import_code, \
+     sync_id, attributes, score, created_at, updated_at";
+
+/// Binds the fields of [`ContactFields`] in the order of `FIELD_COLUMNS`.
+macro_rules! bind_fields {
+    ($q:expr, $f:expr) => {
+        $q.bind(&$f.external_id)
+            .bind(&$f.first_name)
+            .bind(&$f.name_prefix)
+            .bind(&$f.last_name)
+            .bind(&$f.organisation)
+            .bind($f.gender.code())
+            .bind(&$f.street)
+            .bind(&$f.house_number)
+            .bind(&$f.zipcode)
+            .bind(&$f.city)
+            .bind(&$f.country)
+            .bind(&$f.mobile)
+            .bind(&$f.phone)
+            .bind($f.mail_format.as_str())
+            .bind($f.active)
+            .bind($f.language.map(|l| l.code()))
+            .bind(&$f.source)
+            .bind(&$f.import_code)
+            .bind(&$f.sync_id)
+            .bind(serde_json::Value::Object($f.attributes.clone()).to_string())
+            .bind($f.score)
+    };
+}
+
+impl Store {
+    /// Inserts a contact with its tags. A second contact with the same normalised address or
+    /// external id in the organisation is a conflict.
+    pub async fn insert_contact(
+        &self,
+        org_id: i64,
+        guid: &str,
+        email: &EmailAddress,
+        f: &ContactFields,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let id = write_tx!(self, |tx| {
+            let q = sqlx::query_scalar(
+                "INSERT INTO contacts (org_id, guid, email, external_id, first_name, name_prefix, last_name, organisation, gender, \
+                 street, house_number, zipcode, city, country, mobile, phone, mail_format, active, language, source, import_code, \
+                 sync_id, attributes, score, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) RETURNING id",
+            )
+            .bind(org_id)
+            .bind(guid)
+            .bind(email.as_str());
+            let id: i64 = bind_fields!(q, f)
+                .bind(now)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            for tag in &f.tags {
+                sqlx::query(
+                    "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES ($1, $2, $3)",
+                )
+                .bind(org_id)
+                .bind(id)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?;
+            }
+            id
+        });
+        Ok(id)
+    }
+
+    /// Replaces all fields and the tags of a contact.
+    pub async fn update_contact(
+        &self,
+        org_id: i64,
+        id: i64,
+        f: &ContactFields,
+        now: i64,
+    ) -> StoreResult<()> {
+        write_tx!(self, |tx| {
+            let q = sqlx::query(
+                "UPDATE contacts SET external_id = $3, first_name = $4, name_prefix = $5, last_name = $6, organisation = $7, \
+                 gender = $8, street = $9, house_number = $10, zipcode = $11, city = $12, country = $13, mobile = $14, \
+                 phone = $15, mail_format = $16, active = $17, language = $18, source = $19, import_code = $20, sync_id = $21, \
+                 attributes = $22, score = $23, updated_at = $24 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(org_id)
+            .bind(id);
+            let r = bind_fields!(q, f).bind(now).execute(&mut *tx).await?;
+            if r.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query("DELETE FROM contact_tags WHERE org_id = $1 AND contact_id = $2")
+                .bind(org_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for tag in &f.tags {
+                sqlx::query(
+                    "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES ($1, $2, $3)",
+                )
+                .bind(org_id)
+                .bind(id)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn contact_by_email(
+        &self,
+        org_id: i64,
+        email: &EmailAddress,
+    ) -> StoreResult<ContactRow> {
+        self.contact_where("email", org_id, email.as_str()).await
+    }
+
+    pub async fn contact_by_guid(&self, org_id: i64, guid: &str) -> StoreResult<ContactRow> {
+        self.contact_where("guid", org_id, guid).await
+    }
+
+    pub async fn contact_by_external_id(
+        &self,
+        org_id: i64,
+        external_id: &str,
+    ) -> StoreResult<ContactRow> {
+        self.contact_where("external_id", org_id, external_id).await
+    }
+
+    pub async fn contact_by_id(&self, org_id: i64, id: i64) -> StoreResult<ContactRow> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM contacts WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_one(p)
+        .await?))
+    }
+
+    async fn contact_where(
+        &self,
+        column: &'static str,
+        org_id: i64,
+        value: &str,
+    ) -> StoreResult<ContactRow> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM contacts WHERE org_id = $1 AND {column} = $2"
+        ))
+        .bind(org_id)
+        .bind(value)
+        .fetch_one(p)
+        .await?))
+    }
+
+    pub async fn contact_tags(&self, org_id: i64, contact_id: i64) -> StoreResult<Vec<String>> {
+        on_read!(self, |p| Ok(sqlx::query_scalar(
+            "SELECT tag FROM contact_tags WHERE org_id = $1 AND contact_id = $2 ORDER BY tag"
+        )
+        .bind(org_id)
+        .bind(contact_id)
+        .fetch_all(p)
+        .await?))
+    }
+}

@@ -1,0 +1,261 @@
+//! Persistence: one type, two backends (SQLite and PostgreSQL) with the same methods.
+//! All SQL of the application lives below this module.
+
+mod consent;
+mod contacts;
+mod jobs;
+mod lists;
+mod orgs;
+mod tokens;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
+pub use contacts::ContactRow;
+pub use jobs::{Job, JobCounts};
+pub use lists::{ListRow, ListText};
+pub use orgs::Org;
+pub use tokens::{NewToken, TokenRow};
+pub use users::UserRow;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text names the constraint or columns.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot open database: {0}")]
+    Connect(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(
+                db.constraint()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| db.message().to_string()),
+            ),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether a conflict concerns the given column (works with both backends' messages).
+    pub fn is_conflict_on(&self, column: &str) -> bool {
+        matches!(self, StoreError::Conflict(c) if c.contains(column))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// SQLite gets one writer connection (writes queue in the process instead of failing with
+/// SQLITE_BUSY) and a pool of read-only connections; WAL lets them run side by side.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// SQL assembled from the module's own constants (column lists, backend clauses), never from input.
+macro_rules! safe {
+    ($($t:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($t)*))
+    };
+}
+
+/// Runs `$body` with `$p` bound to the pool that takes writes, for either backend.
+macro_rules! on_write {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(s) => {
+                let $p = &s.write;
+                $body
+            }
+            $crate::store::Store::Postgres(pg) => {
+                let $p = pg;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$p` bound to a pool for reads.
+macro_rules! on_read {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(s) => {
+                let $p = &s.read;
+                $body
+            }
+            $crate::store::Store::Postgres(pg) => {
+                let $p = pg;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction bound to `$tx` and commits it; an early return
+/// (`?`) drops the transaction, which rolls it back. SQLite transactions start IMMEDIATE
+/// so that they take the write lock up front and never fail half-way on a lock upgrade.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:block) => {
+        match $store {
+            $crate::store::Store::Sqlite(s) => {
+                #[allow(unused_mut)]
+                let mut $tx = s.write.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Store::Postgres(pg) => {
+                #[allow(unused_mut)]
+                let mut $tx = pg.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+pub(crate) use {on_read, on_write, safe, write_tx};
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`).
+    /// SQLite files and their directory are created when missing.
+    pub async fn connect(url: &str, opts: &ConnectOptions) -> StoreResult<Store> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::Connect(e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?;
+            return Ok(Store::Postgres(pool));
+        }
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Connect(
+                "the database URL must start with sqlite: or postgres://".into(),
+            ));
+        }
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Connect(e.to_string()))?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(opts.sqlite_busy_timeout)
+            .pragma("temp_store", "memory");
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !memory {
+            if let Some(dir) = std::path::Path::new(base.get_filename()).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Connect(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(base.clone().create_if_missing(true))
+            .await
+            .map_err(|e| StoreError::Connect(e.to_string()))?;
+        // An in-memory database exists only on its one connection: reads share it.
+        let read = if memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .connect_with(base.read_only(true))
+                .await
+                .map_err(|e| StoreError::Connect(e.to_string()))?
+        };
+        Ok(Store::Sqlite(SqliteStore { write, read }))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self {
+            Store::Sqlite(s) => SQLITE_MIGRATIONS.run(&s.write).await?,
+            Store::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_read!(self, |p| {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => {
+                s.read.close().await;
+                s.write.close().await;
+            }
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+}

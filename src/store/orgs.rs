@@ -1,0 +1,71 @@
+use serde::Serialize;
+
+use super::{on_read, safe, write_tx, Store, StoreResult};
+use crate::domain::ledger::GENESIS_HASH;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Org {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub default_language: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, slug, name, default_language, created_at";
+
+impl Store {
+    /// Creates an organisation together with the head of its consent ledger.
+    pub async fn create_org(
+        &self,
+        slug: &str,
+        name: &str,
+        language: &str,
+        now: i64,
+    ) -> StoreResult<Org> {
+        let org = write_tx!(self, |tx| {
+            let org: Org = sqlx::query_as(safe!(
+                "INSERT INTO organizations (slug, name, default_language, created_at) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
+            ))
+            .bind(slug)
+            .bind(name)
+            .bind(language)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO consent_heads (org_id, seq, hash) VALUES ($1, 0, $2)")
+                .bind(org.id)
+                .bind(GENESIS_HASH)
+                .execute(&mut *tx)
+                .await?;
+            org
+        });
+        Ok(org)
+    }
+
+    pub async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM organizations ORDER BY slug"
+        ))
+        .fetch_all(p)
+        .await?))
+    }
+
+    pub async fn org_by_slug(&self, slug: &str) -> StoreResult<Org> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM organizations WHERE slug = $1"
+        ))
+        .bind(slug)
+        .fetch_one(p)
+        .await?))
+    }
+
+    pub async fn org_by_id(&self, id: i64) -> StoreResult<Org> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM organizations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(p)
+        .await?))
+    }
+}

@@ -1,0 +1,142 @@
+//! Background workers: they lease due jobs from the `jobs` table, run them, and retry failures
+//! with exponential backoff. Jobs survive restarts; a node that dies mid-job loses its lease
+//! and another node picks the job up.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::mail::{ComposedMessage, SendError};
+use crate::store::Job;
+
+/// Job kind: deliver one composed message.
+pub const SEND_MAIL: &str = "mail.send";
+
+/// How long a claimed job is reserved for its worker.
+const LEASE_MS: i64 = 5 * 60 * 1000;
+const BACKOFF_BASE_MS: i64 = 30_000;
+const BACKOFF_MAX_MS: i64 = 6 * 60 * 60 * 1000;
+
+/// The outcome of one job run.
+#[derive(Debug)]
+enum Outcome {
+    Done,
+    Retry(String),
+    Fatal(String),
+}
+
+/// Delay before attempt `attempts + 1`: 30 s, 1 min, 2 min … capped at 6 h.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 20) - 1;
+    (BACKOFF_BASE_MS.saturating_mul(1 << exp)).min(BACKOFF_MAX_MS)
+}
+
+async fn run_job(app: &App, job: &Job) -> Outcome {
+    match job.kind.as_str() {
+        SEND_MAIL => {
+            let msg: ComposedMessage = match serde_json::from_str(&job.payload) {
+                Ok(m) => m,
+                Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
+            };
+            match app.transport.send(&msg).await {
+                Ok(()) => Outcome::Done,
+                Err(SendError::Transient(e)) => Outcome::Retry(e),
+                Err(SendError::Permanent(e)) => Outcome::Fatal(e),
+            }
+        }
+        other => Outcome::Fatal(format!("unknown job kind '{other}'")),
+    }
+}
+
+/// Claims and runs one batch of due jobs; returns how many ran.
+pub async fn run_batch(
+    app: &App,
+    worker: &str,
+    limit: usize,
+) -> Result<usize, crate::store::StoreError> {
+    let jobs = app
+        .store
+        .claim_jobs(worker, limit as i64, LEASE_MS, app.now())
+        .await?;
+    let n = jobs.len();
+    let runs = jobs.iter().map(|job| async move {
+        let outcome = run_job(app, job).await;
+        let now = app.now();
+        let res = match &outcome {
+            Outcome::Done => app.store.complete_job(job.id, now).await,
+            Outcome::Retry(e) if job.attempts < job.max_attempts => {
+                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed, will retry");
+                app.store.fail_job(job.id, e, Some(now + backoff_ms(job.attempts)), now).await
+            }
+            Outcome::Retry(e) | Outcome::Fatal(e) => {
+                tracing::error!(job = job.id, kind = %job.kind, error = %e, "job failed for good");
+                app.store.fail_job(job.id, e, None, now).await
+            }
+        };
+        if let Err(e) = res {
+            tracing::error!(job = job.id, error = %e, "could not record job outcome");
+        }
+    });
+    futures_util::future::join_all(runs).await;
+    Ok(n)
+}
+
+/// Runs batches until no job is due (for tests and the CLI; uses the injected clock).
+pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError> {
+    let mut total = 0;
+    loop {
+        let n = run_batch(app, "inline", app.config.worker_concurrency).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
+/// The worker loop of `handbill serve`: polls for due jobs until `shutdown` turns true, then
+/// finishes the batch in hand.
+pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
+    let worker = format!("{}-{}", hostname(), std::process::id());
+    tracing::info!(%worker, "workers started");
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let ran = match run_batch(&app, &worker, app.config.worker_concurrency).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(error = %e, "could not claim jobs");
+                0
+            }
+        };
+        if ran == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+    tracing::info!("workers stopped");
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff_ms(1), 30_000);
+        assert_eq!(backoff_ms(2), 60_000);
+        assert_eq!(backoff_ms(3), 120_000);
+        assert_eq!(backoff_ms(40), BACKOFF_MAX_MS);
+    }
+}
