@@ -267,7 +267,11 @@ mod tests {
         assert!(m.message_id.ends_with("@mail.paradiso.nl"));
         assert_eq!(parsed.date().unwrap().to_timestamp(), 1_700_000_000);
         assert_eq!(
-            parsed.body_text(0).unwrap().trim_end(),
+            parsed
+                .body_text(0)
+                .unwrap()
+                .trim_end()
+                .replace("\r\n", "\n"),
             "Hallo Zoë,\nTot snel!"
         );
         assert!(parsed.body_html(0).unwrap().contains("Hallo Zoë"));
