@@ -8,7 +8,7 @@ use handbill::mail::{compose, ListUnsubscribe, Mailbox, OutgoingMessage, SendErr
 use handbill::services::mail::queue_mail;
 use handbill::workers::{backoff_ms, run_until_idle};
 use mail_parser::MessageParser;
-use support::smtp_sink::{dead_address, Behaviour, SmtpSink};
+use support::smtp_sink::{dead_address, test_certificate, Behaviour, SmtpSink, Tls};
 use support::{Backend, TestApp};
 
 both_backends!(
@@ -166,6 +166,48 @@ async fn starttls_is_required_by_default() {
     let m = compose(&message("fan@example.nl"), "h.test", 0).unwrap();
     assert!(t.send(&m).await.is_err());
     assert!(sink.received().is_empty());
+}
+
+#[tokio::test]
+async fn starttls_and_implicit_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (acceptor, pem) = test_certificate();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let m = compose(&message("fan@example.nl"), "h.test", 0).unwrap();
+
+    // STARTTLS (the default of smtp://), with AUTH inside the encrypted session.
+    let sink = SmtpSink::start_full(Some(("venue", "pw")), Tls::Starttls(acceptor.clone())).await;
+    let url = format!("smtp://venue:pw@{}?ca_file={}", sink.addr, ca.display());
+    smtp_transport(&url).send(&m).await.unwrap();
+    assert_eq!(sink.received().len(), 1);
+    assert_eq!(sink.received()[0].auth_user.as_deref(), Some("venue"));
+    // The certificate is verified: without the CA the relay is not trusted and nothing is sent.
+    let untrusted = format!("smtp://venue:pw@{}", sink.addr);
+    assert!(smtp_transport(&untrusted).send(&m).await.is_err());
+    assert_eq!(sink.received().len(), 1);
+
+    // Implicit TLS (smtps://).
+    let sink = SmtpSink::start_full(None, Tls::Wrapper(acceptor)).await;
+    let url = format!("smtps://{}?ca_file={}", sink.addr, ca.display());
+    smtp_transport(&url).send(&m).await.unwrap();
+    assert_eq!(sink.received().len(), 1);
+
+    // Opportunistic TLS falls back to plain text when the server offers no STARTTLS.
+    let plain = SmtpSink::start().await;
+    smtp_transport(&format!("smtp://{}?tls=opportunistic", plain.addr))
+        .send(&m)
+        .await
+        .unwrap();
+    assert_eq!(plain.received().len(), 1);
+
+    // A CA file that cannot be read stops the start.
+    let config = handbill::config::Config {
+        smtp_url: Some(format!("smtp://{}?ca_file=/no/such/ca.pem", plain.addr)),
+        ..Default::default()
+    };
+    let err = Transport::from_config(&config).err().unwrap();
+    assert!(err.contains("cannot read ca_file"), "{err}");
 }
 
 async fn jobs_deliver_through_the_maildir_outbox(backend: Backend) {

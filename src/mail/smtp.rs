@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -31,6 +31,8 @@ pub struct SmtpSettings {
     pub tls: SmtpTls,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// PEM file with the certificate(s) of a private CA to trust besides the public roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -40,12 +42,14 @@ impl std::fmt::Debug for SmtpSettings {
             .field("port", &self.port)
             .field("tls", &self.tls)
             .field("username", &self.username)
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }
 
 impl SmtpSettings {
-    /// `smtp://[user:pass@]host[:port][?tls=required|opportunistic|none]` or `smtps://…`.
+    /// `smtp://[user:pass@]host[:port][?tls=required|opportunistic|none][&ca_file=PATH]` or
+    /// `smtps://…[?ca_file=PATH]`.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
         let host = url
@@ -60,8 +64,11 @@ impl SmtpSettings {
             "smtps" => SmtpTls::Wrapper,
             other => return Err(format!("scheme must be smtp or smtps, not '{other}'")),
         };
+        let mut ca_file = None;
         for (k, v) in url.query_pairs() {
             match (k.as_ref(), v.as_ref(), tls) {
+                ("ca_file", "", _) => return Err("ca_file needs a path".into()),
+                ("ca_file", path, _) => ca_file = Some(std::path::PathBuf::from(path)),
                 ("tls", "required", SmtpTls::Required) => {}
                 ("tls", "opportunistic", SmtpTls::Required) => tls = SmtpTls::Opportunistic,
                 ("tls", "none", SmtpTls::Required) => tls = SmtpTls::None,
@@ -89,12 +96,16 @@ impl SmtpSettings {
         if password.is_some() && username.is_none() {
             return Err("a password needs a user name".into());
         }
+        if ca_file.is_some() && tls == SmtpTls::None {
+            return Err("ca_file makes no sense with tls=none".into());
+        }
         Ok(Self {
             host,
             port,
             tls,
             username,
             password,
+            ca_file,
         })
     }
 }
@@ -119,7 +130,21 @@ impl SmtpRelay {
         pool_size: u32,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let tls_params = || TlsParameters::new(s.host.clone()).map_err(|e| e.to_string());
+        let tls_params = || -> Result<TlsParameters, String> {
+            let mut b = TlsParameters::builder(s.host.clone());
+            if let Some(path) = &s.ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| {
+                    format!(
+                        "ca_file {} holds no usable certificate: {e}",
+                        path.display()
+                    )
+                })?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build().map_err(|e| e.to_string())
+        };
         let tls = match s.tls {
             SmtpTls::Wrapper => Tls::Wrapper(tls_params()?),
             SmtpTls::Required => Tls::Required(tls_params()?),
@@ -192,6 +217,11 @@ mod tests {
         assert_eq!((s.port, s.tls), (2525, SmtpTls::None));
         let s = SmtpSettings::parse("smtp://[::1]:25?tls=opportunistic").unwrap();
         assert_eq!((s.host.as_str(), s.tls), ("::1", SmtpTls::Opportunistic));
+        let s = SmtpSettings::parse("smtps://relay.internal?ca_file=/etc/handbill/ca.pem").unwrap();
+        assert_eq!(
+            s.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/handbill/ca.pem"))
+        );
     }
 
     #[test]
@@ -204,6 +234,8 @@ mod tests {
             "smtp://relay?tls=maybe",
             "smtp://relay?pool=3",
             "smtp://:secret@relay",
+            "smtp://relay?ca_file=",
+            "smtp://relay?tls=none&ca_file=/etc/ca.pem",
         ] {
             assert!(SmtpSettings::parse(bad).is_err(), "{bad}");
         }
