@@ -123,13 +123,15 @@ CREATE TABLE subscriptions (
 CREATE INDEX subscriptions_by_list ON subscriptions (org_id, list_id, status);
 
 -- The consent ledger: append-only, hash-chained per organisation. contact_id is kept without a
--- foreign key so that proof survives the erasure of a contact.
+-- foreign key so that proof survives the erasure of a contact. The personal data (email, ip,
+-- user_agent) is covered by the chain through pii_digest, so erasing it (setting all three to
+-- NULL) is the one update the guard allows.
 CREATE TABLE consent_events (
     org_id BIGINT NOT NULL REFERENCES organizations (id),
     seq BIGINT NOT NULL,
     contact_id BIGINT,
     list_id BIGINT,
-    email TEXT NOT NULL,
+    email TEXT,
     action TEXT NOT NULL,
     source TEXT NOT NULL,
     actor TEXT NOT NULL,
@@ -138,6 +140,7 @@ CREATE TABLE consent_events (
     user_agent TEXT,
     text_shown TEXT,
     occurred_at BIGINT NOT NULL,
+    pii_digest TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL,
     PRIMARY KEY (org_id, seq)
@@ -146,7 +149,12 @@ CREATE INDEX consent_events_by_contact ON consent_events (org_id, contact_id);
 
 CREATE FUNCTION consent_events_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'consent_events is append-only';
+    IF TG_OP = 'UPDATE' AND NEW.email IS NULL AND NEW.ip IS NULL AND NEW.user_agent IS NULL
+        AND (NEW.org_id, NEW.seq, NEW.contact_id, NEW.list_id, NEW.action, NEW.source, NEW.actor, NEW.token_id, NEW.text_shown, NEW.occurred_at, NEW.pii_digest, NEW.prev_hash, NEW.hash)
+            IS NOT DISTINCT FROM (OLD.org_id, OLD.seq, OLD.contact_id, OLD.list_id, OLD.action, OLD.source, OLD.actor, OLD.token_id, OLD.text_shown, OLD.occurred_at, OLD.pii_digest, OLD.prev_hash, OLD.hash) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'consent_events is append-only; only personal data may be erased';
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER consent_events_no_update BEFORE UPDATE OR DELETE ON consent_events

@@ -123,13 +123,15 @@ CREATE TABLE subscriptions (
 CREATE INDEX subscriptions_by_list ON subscriptions (org_id, list_id, status);
 
 -- The consent ledger: append-only, hash-chained per organisation. contact_id is kept without a
--- foreign key so that proof survives the erasure of a contact.
+-- foreign key so that proof survives the erasure of a contact. The personal data (email, ip,
+-- user_agent) is covered by the chain through pii_digest, so erasing it (setting all three to
+-- NULL) is the one update the guard allows.
 CREATE TABLE consent_events (
     org_id INTEGER NOT NULL REFERENCES organizations (id),
     seq INTEGER NOT NULL,
     contact_id INTEGER,
     list_id INTEGER,
-    email TEXT NOT NULL,
+    email TEXT,
     action TEXT NOT NULL,
     source TEXT NOT NULL,
     actor TEXT NOT NULL,
@@ -138,6 +140,7 @@ CREATE TABLE consent_events (
     user_agent TEXT,
     text_shown TEXT,
     occurred_at INTEGER NOT NULL,
+    pii_digest TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL,
     PRIMARY KEY (org_id, seq)
@@ -145,8 +148,11 @@ CREATE TABLE consent_events (
 CREATE INDEX consent_events_by_contact ON consent_events (org_id, contact_id);
 
 CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
+WHEN NOT (NEW.email IS NULL AND NEW.ip IS NULL AND NEW.user_agent IS NULL
+    AND NEW.org_id IS OLD.org_id AND NEW.seq IS OLD.seq AND NEW.contact_id IS OLD.contact_id AND NEW.list_id IS OLD.list_id AND NEW.action IS OLD.action
+    AND NEW.source IS OLD.source AND NEW.actor IS OLD.actor AND NEW.token_id IS OLD.token_id AND NEW.text_shown IS OLD.text_shown AND NEW.occurred_at IS OLD.occurred_at AND NEW.pii_digest IS OLD.pii_digest AND NEW.prev_hash IS OLD.prev_hash AND NEW.hash IS OLD.hash)
 BEGIN
-    SELECT RAISE(ABORT, 'consent_events is append-only');
+    SELECT RAISE(ABORT, 'consent_events is append-only; only personal data may be erased');
 END;
 CREATE TRIGGER consent_events_no_delete BEFORE DELETE ON consent_events
 BEGIN

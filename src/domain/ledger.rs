@@ -32,23 +32,29 @@ impl Evidence {
     }
 }
 
-/// One ledger entry; field order here is the canonical order that is hashed.
+/// One ledger entry as it is hashed; field order here is the canonical order. The personal
+/// data of an entry (address, IP address, user agent) enters the hash through `pii_digest`
+/// only, so that it can be erased (GDPR art. 17) while the chain stays verifiable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LedgerEntry {
     pub org_id: i64,
     pub seq: i64,
     pub contact_id: Option<i64>,
     pub list_id: Option<i64>,
-    pub email: String,
     pub action: String,
     pub source: String,
     pub actor: String,
     pub token_id: Option<i64>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
     pub text_shown: Option<String>,
     pub occurred_at: i64,
+    pub pii_digest: String,
     pub prev_hash: String,
+}
+
+/// SHA-256 over the canonical JSON array `[email, ip, user_agent]`.
+pub fn pii_digest(email: &str, ip: Option<&str>, user_agent: Option<&str>) -> String {
+    let canonical = serde_json::to_vec(&(email, ip, user_agent)).unwrap_or_default();
+    hex::encode(Sha256::digest(&canonical))
 }
 
 impl LedgerEntry {
@@ -69,15 +75,17 @@ impl LedgerEntry {
             seq,
             contact_id,
             list_id,
-            email: email.to_string(),
             action: action.as_str().to_string(),
             source: evidence.source.clone(),
             actor: evidence.actor.clone(),
             token_id: evidence.token_id,
-            ip: evidence.ip.clone(),
-            user_agent: evidence.user_agent.clone(),
             text_shown: evidence.text_shown.clone(),
             occurred_at,
+            pii_digest: pii_digest(
+                email,
+                evidence.ip.as_deref(),
+                evidence.user_agent.as_deref(),
+            ),
             prev_hash,
         }
     }
@@ -111,13 +119,17 @@ mod tests {
         assert_eq!(h.len(), 64);
         assert_eq!(h, a.clone().hash());
         let mut b = a.clone();
-        b.email = "x@b.nl".into();
+        b.pii_digest = pii_digest("x@b.nl", None, None);
         assert_ne!(b.hash(), h);
         let mut c = a.clone();
         c.prev_hash = "1".repeat(64);
         assert_ne!(c.hash(), h);
         let mut d = a;
-        d.ip = Some("192.0.2.1".into());
+        d.text_shown = Some("Ja".into());
         assert_ne!(d.hash(), h);
+        assert_ne!(
+            pii_digest("a@b.nl", Some("192.0.2.1"), None),
+            pii_digest("a@b.nl", None, Some("192.0.2.1"))
+        );
     }
 }

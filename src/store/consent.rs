@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::{on_read, safe, write_tx, Store, StoreResult};
-use crate::domain::ledger::{Evidence, LedgerEntry, GENESIS_HASH};
+use super::{on_read, on_write, safe, write_tx, Store, StoreResult};
+use crate::domain::ledger::{pii_digest, Evidence, LedgerEntry, GENESIS_HASH};
 use crate::domain::{ConsentAction, SuppressionReason};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -19,14 +19,15 @@ pub struct SubscriptionRow {
     pub unsubscribed_at: Option<i64>,
 }
 
-/// A ledger entry as stored, with its hash.
+/// A ledger entry as stored, with its hash. `email`, `ip` and `user_agent` are None once the
+/// contact's personal data was erased; `pii_digest` keeps them verifiable until then.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct LedgerRow {
     pub org_id: i64,
     pub seq: i64,
     pub contact_id: Option<i64>,
     pub list_id: Option<i64>,
-    pub email: String,
+    pub email: Option<String>,
     pub action: String,
     pub source: String,
     pub actor: String,
@@ -35,6 +36,7 @@ pub struct LedgerRow {
     pub user_agent: Option<String>,
     pub text_shown: Option<String>,
     pub occurred_at: i64,
+    pub pii_digest: String,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -46,16 +48,24 @@ impl LedgerRow {
             seq: self.seq,
             contact_id: self.contact_id,
             list_id: self.list_id,
-            email: self.email.clone(),
             action: self.action.clone(),
             source: self.source.clone(),
             actor: self.actor.clone(),
             token_id: self.token_id,
-            ip: self.ip.clone(),
-            user_agent: self.user_agent.clone(),
             text_shown: self.text_shown.clone(),
             occurred_at: self.occurred_at,
+            pii_digest: self.pii_digest.clone(),
             prev_hash: self.prev_hash.clone(),
+        }
+    }
+
+    /// Whether the stored personal data still matches the digest (erased data is not checked).
+    fn pii_matches(&self) -> bool {
+        match &self.email {
+            None => self.ip.is_none() && self.user_agent.is_none(),
+            Some(email) => {
+                pii_digest(email, self.ip.as_deref(), self.user_agent.as_deref()) == self.pii_digest
+            }
         }
     }
 }
@@ -72,7 +82,7 @@ const SUBSCRIPTION_COLUMNS: &str =
     "org_id, contact_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at";
 const LEDGER_COLUMNS: &str =
     "org_id, seq, contact_id, list_id, email, action, source, actor, token_id, ip, user_agent, \
-     text_shown, occurred_at, prev_hash, hash";
+     text_shown, occurred_at, pii_digest, prev_hash, hash";
 
 /// Appends one entry to the organisation's ledger inside the transaction `$tx`. The head row
 /// is updated first, which serialises concurrent appends (a row lock on PostgreSQL, the write
@@ -88,21 +98,23 @@ macro_rules! append_ledger {
         let hash = entry.hash();
         sqlx::query(
             "INSERT INTO consent_events (org_id, seq, contact_id, list_id, email, action, source, actor, token_id, ip, \
-             user_agent, text_shown, occurred_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             user_agent, text_shown, occurred_at, pii_digest, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(entry.org_id)
         .bind(entry.seq)
         .bind(entry.contact_id)
         .bind(entry.list_id)
-        .bind(&entry.email)
+        .bind($email)
         .bind(&entry.action)
         .bind(&entry.source)
         .bind(&entry.actor)
         .bind(entry.token_id)
-        .bind(&entry.ip)
-        .bind(&entry.user_agent)
+        .bind(&$ev.ip)
+        .bind(&$ev.user_agent)
         .bind(&entry.text_shown)
         .bind(entry.occurred_at)
+        .bind(&entry.pii_digest)
         .bind(&entry.prev_hash)
         .bind(&hash)
         .execute(&mut *$tx)
@@ -322,6 +334,21 @@ impl Store {
         })
     }
 
+    /// Erases the personal data (address, IP address, user agent) from a contact's ledger
+    /// entries; the entries themselves, their digests and the chain stay. Returns the number
+    /// of entries erased.
+    pub async fn erase_ledger_pii(&self, org_id: i64, contact_id: i64) -> StoreResult<u64> {
+        Ok(on_write!(self, |p| sqlx::query(
+            "UPDATE consent_events SET email = NULL, ip = NULL, user_agent = NULL \
+             WHERE org_id = $1 AND contact_id = $2 AND email IS NOT NULL"
+        )
+        .bind(org_id)
+        .bind(contact_id)
+        .execute(p)
+        .await?
+        .rows_affected()))
+    }
+
     /// Recomputes the organisation's hash chain from the first entry and reports the first
     /// entry that is missing, altered or out of place.
     pub async fn verify_ledger(&self, org_id: i64) -> StoreResult<VerifyReport> {
@@ -338,6 +365,11 @@ impl Store {
                     Some("its prev_hash does not match the hash of the entry before it".to_string())
                 } else if row.entry().hash() != row.hash {
                     Some("its content does not match its hash".to_string())
+                } else if !row.pii_matches() {
+                    Some(
+                        "its address, IP address or user agent does not match its digest"
+                            .to_string(),
+                    )
                 } else {
                     None
                 };
