@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{redact_url, Config};
 use crate::mail::Transport;
+use crate::services::rate_limit::RateLimits;
 use crate::store::{ConnectOptions, Store};
 
 #[derive(Clone)]
@@ -14,6 +15,9 @@ pub struct App {
     pub clock: SharedClock,
     pub transport: Transport,
     pub config: Arc<Config>,
+    /// The link signing key, loaded from the database on first use.
+    pub secrets: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    pub limits: Arc<RateLimits>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +47,9 @@ impl App {
             store,
             clock,
             transport,
+            limits: Arc::new(RateLimits::new(&config)),
             config: Arc::new(config),
+            secrets: Arc::default(),
         })
     }
 

@@ -42,6 +42,16 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Jobs one node runs at the same time.
     pub worker_concurrency: usize,
+    /// Days a confirmation link of the double opt-in flow stays valid.
+    pub optin_link_days: u32,
+    /// At most one verification mail per address in this many minutes.
+    pub optin_resend_minutes: u32,
+    /// Unconfirmed signups are erased this many hours after their link expired (during which
+    /// the expired link still offers to send a new one).
+    pub optin_purge_grace_hours: u32,
+    /// Requests per second one API token may make (per node), and the burst it may use.
+    pub token_rate_per_second: u32,
+    pub token_rate_burst: u32,
     /// Log filter (`info`, `handbill=debug,info`, …).
     pub log: String,
 }
@@ -63,6 +73,11 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             worker_concurrency: 4,
+            optin_link_days: 7,
+            optin_resend_minutes: 10,
+            optin_purge_grace_hours: 24,
+            token_rate_per_second: 50,
+            token_rate_burst: 100,
             log: "info".into(),
         }
     }
@@ -150,6 +165,15 @@ impl Config {
             || self.worker_concurrency == 0
         {
             return bad("database_max_connections, smtp_pool_size and worker_concurrency must be at least 1".into());
+        }
+        if !(1..=90).contains(&self.optin_link_days) {
+            return bad("optin_link_days must be between 1 and 90".into());
+        }
+        if self.optin_resend_minutes > 24 * 60 || self.optin_purge_grace_hours > 24 * 90 {
+            return bad("optin_resend_minutes is at most 1440 and optin_purge_grace_hours at most 2160".into());
+        }
+        if self.token_rate_per_second == 0 || self.token_rate_burst == 0 {
+            return bad("token_rate_per_second and token_rate_burst must be at least 1".into());
         }
         if self.smtp_timeout_secs == 0 {
             return bad("smtp_timeout_secs must be at least 1".into());

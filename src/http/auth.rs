@@ -8,6 +8,7 @@ use super::client_ip::client_ip;
 use super::error::ApiError;
 use crate::app::App;
 use crate::services::tokens::{self, Principal};
+use crate::services::ServiceError;
 
 /// The authenticated caller: the organisation and scopes of a valid token. A wrong, revoked,
 /// expired, idle or out-of-range token is a 401 that does not say which.
@@ -27,9 +28,16 @@ impl FromRequestParts<App> for Auth {
             })
             .ok_or_else(ApiError::unauthorized)?;
         let ip = client_ip(parts, &app.config.trusted_proxies());
-        tokens::authenticate(app, presented, ip)
-            .await
-            .map(Auth)
-            .map_err(ApiError::from)
+        authenticate(app, presented, ip).await.map(Auth)
     }
+}
+
+/// Authenticates a presented token (header or, for compat APIs, query) for a caller at `ip`
+/// and takes one request from the token's rate allowance.
+pub async fn authenticate(app: &App, presented: &str, ip: std::net::IpAddr) -> Result<Principal, ApiError> {
+    let p = tokens::authenticate(app, presented, ip).await?;
+    app.limits
+        .check_token(p.token_id)
+        .map_err(|wait| ApiError::from(ServiceError::RateLimited(wait)))?;
+    Ok(p)
 }

@@ -31,6 +31,7 @@ pub struct ApiError {
     code: &'static str,
     detail: Option<String>,
     errors: Vec<FieldError>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -40,6 +41,7 @@ impl ApiError {
             code,
             detail: Some(detail.into()),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -68,6 +70,7 @@ impl From<ServiceError> for ApiError {
                 code: "validation_failed",
                 detail: Some("the request has invalid fields".into()),
                 errors: v.0,
+                retry_after: None,
             },
             ServiceError::NotFound(what) => Self::new(
                 StatusCode::NOT_FOUND,
@@ -79,6 +82,7 @@ impl From<ServiceError> for ApiError {
                 code: "conflict",
                 detail: Some(message.clone()),
                 errors: vec![FieldError::new(field, "conflict", message)],
+                retry_after: None,
             },
             ServiceError::Unauthorized => Self::unauthorized(),
             ServiceError::Forbidden(scope) => Self::new(
@@ -86,6 +90,10 @@ impl From<ServiceError> for ApiError {
                 "forbidden",
                 format!("the token lacks the scope {scope}"),
             ),
+            ServiceError::RateLimited(wait) => Self {
+                retry_after: Some(wait.as_secs().max(1)),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this token; slow down")
+            },
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 Self::new(
@@ -164,6 +172,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

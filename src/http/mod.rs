@@ -3,17 +3,20 @@
 
 pub mod api;
 pub mod auth;
+pub mod caller;
 pub mod client_ip;
+pub mod compat;
 pub mod error;
 pub mod metrics;
 mod ops;
+pub mod public;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -28,6 +31,8 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(api::router())
+        .merge(public::router())
+        .route("/api/ticketshop/optin/register", post(compat::stager::register))
         .fallback(error::not_found)
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))

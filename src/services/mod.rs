@@ -4,7 +4,12 @@
 pub mod consent;
 pub mod contacts;
 pub mod mail;
+pub mod optin_mail;
+pub mod optins;
 pub mod orgs;
+pub mod rate_limit;
+pub mod links;
+pub mod lists;
 pub mod tokens;
 pub mod users;
 
@@ -28,6 +33,8 @@ pub enum ServiceError {
     Forbidden(&'static str),
     #[error("storage failure: {0}")]
     Store(StoreError),
+    #[error("too many requests; retry in {0:?}")]
+    RateLimited(std::time::Duration),
     #[error("{0}")]
     Internal(String),
 }

@@ -78,7 +78,7 @@ pub struct VerifyReport {
     pub first_broken: Option<(i64, String)>,
 }
 
-const SUBSCRIPTION_COLUMNS: &str =
+pub(super) const SUBSCRIPTION_COLUMNS: &str =
     "org_id, contact_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at";
 const LEDGER_COLUMNS: &str =
     "org_id, seq, contact_id, list_id, email, action, source, actor, token_id, ip, user_agent, \
@@ -128,6 +128,41 @@ macro_rules! append_ledger {
     }};
 }
 
+pub(super) use append_ledger;
+
+/// Sets the status of one subscription inside the transaction `$tx` and returns the row.
+macro_rules! upsert_subscription {
+    ($tx:ident, $org:expr, $contact:expr, $list:expr, $action:expr, $now:expr) => {{
+        let action: ConsentAction = $action;
+        let status = action.resulting_status().ok_or_else(|| {
+            $crate::store::StoreError::Conflict(format!("{action} is not a subscription action"))
+        })?;
+        let confirmed_at =
+            matches!(action, ConsentAction::Confirm | ConsentAction::Assert).then_some($now);
+        let unsubscribed_at = (action == ConsentAction::Unsubscribe).then_some($now);
+        let row: $crate::store::SubscriptionRow = sqlx::query_as(
+            "INSERT INTO subscriptions (org_id, contact_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (org_id, contact_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, \
+             confirmed_at = COALESCE(excluded.confirmed_at, subscriptions.confirmed_at), \
+             unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscriptions.unsubscribed_at) \
+             RETURNING org_id, contact_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at",
+        )
+        .bind($org)
+        .bind($contact)
+        .bind($list)
+        .bind(status.as_str())
+        .bind($now)
+        .bind($now)
+        .bind(confirmed_at)
+        .bind(unsubscribed_at)
+        .fetch_one(&mut *$tx)
+        .await?;
+        row
+    }};
+}
+pub(super) use upsert_subscription;
+
 impl Store {
     /// Applies a consent action for one contact on one list and records it in the ledger.
     /// Blacklist actions are not list actions: use [`Store::add_suppression`].
@@ -142,30 +177,8 @@ impl Store {
         evidence: &Evidence,
         now: i64,
     ) -> StoreResult<SubscriptionRow> {
-        let status = action.resulting_status().ok_or_else(|| {
-            super::StoreError::Conflict(format!("{action} is not a subscription action"))
-        })?;
-        let confirmed_at =
-            matches!(action, ConsentAction::Confirm | ConsentAction::Assert).then_some(now);
-        let unsubscribed_at = (action == ConsentAction::Unsubscribe).then_some(now);
         let row = write_tx!(self, |tx| {
-            let row: SubscriptionRow = sqlx::query_as(safe!(
-                "INSERT INTO subscriptions (org_id, contact_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6, $7) \
-                 ON CONFLICT (org_id, contact_id, list_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, \
-                 confirmed_at = COALESCE(excluded.confirmed_at, subscriptions.confirmed_at), \
-                 unsubscribed_at = COALESCE(excluded.unsubscribed_at, subscriptions.unsubscribed_at) \
-                 RETURNING {SUBSCRIPTION_COLUMNS}"
-            ))
-            .bind(org_id)
-            .bind(contact_id)
-            .bind(list_id)
-            .bind(status.as_str())
-            .bind(now)
-            .bind(confirmed_at)
-            .bind(unsubscribed_at)
-            .fetch_one(&mut *tx)
-            .await?;
+            let row = upsert_subscription!(tx, org_id, contact_id, list_id, action, now);
             append_ledger!(
                 tx,
                 org_id,

@@ -99,6 +99,37 @@ macro_rules! bind_fields {
     };
 }
 
+/// Inserts a contact and its tags inside the transaction `$tx`; `$on_conflict` is appended to
+/// the INSERT (e.g. `ON CONFLICT (org_id, email) DO NOTHING`). Yields the new id, or None when
+/// the conflict clause skipped the row.
+macro_rules! insert_contact {
+    ($tx:ident, $org:expr, $guid:expr, $email:expr, $f:expr, $now:expr, $on_conflict:expr) => {{
+        let q = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO contacts (org_id, guid, email, external_id, first_name, name_prefix, last_name, organisation, gender, \
+             street, house_number, zipcode, city, country, mobile, phone, mail_format, active, language, source, import_code, \
+             sync_id, attributes, score, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) {} RETURNING id",
+            $on_conflict
+        )))
+        .bind($org)
+        .bind($guid)
+        .bind($email.as_str());
+        let id: Option<i64> = $crate::store::contacts::bind_fields!(q, $f).bind($now).bind($now).fetch_optional(&mut *$tx).await?;
+        if let Some(id) = id {
+            for tag in &$f.tags {
+                sqlx::query("INSERT INTO contact_tags (org_id, contact_id, tag) VALUES ($1, $2, $3)")
+                    .bind($org)
+                    .bind(id)
+                    .bind(tag)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+        id
+    }};
+}
+pub(super) use {bind_fields, insert_contact};
+
 impl Store {
     /// Inserts a contact with its tags. A second contact with the same normalised address or
     /// external id in the organisation is a conflict.
@@ -111,31 +142,8 @@ impl Store {
         now: i64,
     ) -> StoreResult<i64> {
         let id = write_tx!(self, |tx| {
-            let q = sqlx::query_scalar(
-                "INSERT INTO contacts (org_id, guid, email, external_id, first_name, name_prefix, last_name, organisation, gender, \
-                 street, house_number, zipcode, city, country, mobile, phone, mail_format, active, language, source, import_code, \
-                 sync_id, attributes, score, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                 $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) RETURNING id",
-            )
-            .bind(org_id)
-            .bind(guid)
-            .bind(email.as_str());
-            let id: i64 = bind_fields!(q, f)
-                .bind(now)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            for tag in &f.tags {
-                sqlx::query(
-                    "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES ($1, $2, $3)",
-                )
-                .bind(org_id)
-                .bind(id)
-                .bind(tag)
-                .execute(&mut *tx)
-                .await?;
-            }
-            id
+            let id: Option<i64> = insert_contact!(tx, org_id, guid, email, f, now, "");
+            id.ok_or(StoreError::NotFound)?
         });
         Ok(id)
     }

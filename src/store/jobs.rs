@@ -30,6 +30,11 @@ pub struct JobCounts {
 const COLUMNS: &str =
     "id, org_id, kind, payload, status, run_at, attempts, max_attempts, locked_until, last_error";
 
+/// Inserts a job: binds org_id, kind, payload, run_at, max_attempts, created_at, updated_at.
+pub(super) const INSERT_JOB: &str =
+    "INSERT INTO jobs (org_id, kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at) \
+     VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7) RETURNING id";
+
 impl Store {
     pub async fn enqueue_job(
         &self,
@@ -41,10 +46,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<i64> {
         on_write!(self, |p| {
-            Ok(sqlx::query_scalar(
-            "INSERT INTO jobs (org_id, kind, payload, status, run_at, attempts, max_attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'queued', $4, 0, $5, $6, $7) RETURNING id"
-        )
+            Ok(sqlx::query_scalar(INSERT_JOB)
         .bind(org_id)
         .bind(kind)
         .bind(payload)
@@ -91,7 +93,8 @@ impl Store {
 
     pub async fn complete_job(&self, id: i64, now: i64) -> StoreResult<()> {
         on_write!(self, |p| {
-            sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1")
+            // The payload may hold links or personal data: a finished job keeps none of it.
+            sqlx::query("UPDATE jobs SET status = 'done', payload = '{}', locked_until = NULL, last_error = NULL, updated_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(now)
                 .execute(p)

@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::{on_read, safe, write_tx, Store, StoreResult};
+use super::{on_read, on_write, safe, write_tx, Store, StoreResult};
 
 /// A list (opt-in / newsletter). Its key never changes once created.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -11,12 +11,13 @@ pub struct ListRow {
     pub number: i64,
     pub double_optin: bool,
     pub is_default: bool,
+    pub send_welcome: bool,
     pub created_at: i64,
     pub archived_at: Option<i64>,
 }
 
 /// The texts of a list in one language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ListText {
     pub language: String,
     pub name: String,
@@ -24,7 +25,19 @@ pub struct ListText {
     pub optin_text: String,
 }
 
-const COLUMNS: &str = "org_id, id, key, number, double_optin, is_default, created_at, archived_at";
+const COLUMNS: &str =
+    "org_id, id, key, number, double_optin, is_default, send_welcome, created_at, archived_at";
+
+/// What is needed to create a list.
+#[derive(Debug, Clone)]
+pub struct NewList {
+    pub key: String,
+    pub double_optin: bool,
+    /// None: default when it is the organisation's first list.
+    pub is_default: Option<bool>,
+    pub send_welcome: bool,
+    pub texts: Vec<ListText>,
+}
 
 /// Numbers of new lists start here (MailingLijst's `l=` parameter is numeric).
 pub const FIRST_LIST_NUMBER: i64 = 100_000;
@@ -32,32 +45,34 @@ pub const FIRST_LIST_NUMBER: i64 = 100_000;
 impl Store {
     /// Creates a list with its texts; it gets the next free number of the organisation. The
     /// first list of an organisation becomes its default.
-    pub async fn create_list(
-        &self,
-        org_id: i64,
-        key: &str,
-        double_optin: bool,
-        texts: &[ListText],
-        now: i64,
-    ) -> StoreResult<ListRow> {
+    pub async fn create_list(&self, org_id: i64, new: &NewList, now: i64) -> StoreResult<ListRow> {
         let row = write_tx!(self, |tx| {
             let (next, count): (Option<i64>, i64) =
                 sqlx::query_as("SELECT MAX(number) + 1, COUNT(*) FROM lists WHERE org_id = $1")
                     .bind(org_id)
                     .fetch_one(&mut *tx)
                     .await?;
+            let is_default = new.is_default.unwrap_or(count == 0);
+            if is_default {
+                sqlx::query("UPDATE lists SET is_default = FALSE WHERE org_id = $1 AND is_default")
+                    .bind(org_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let row: ListRow = sqlx::query_as(safe!(
-                "INSERT INTO lists (org_id, key, number, double_optin, is_default, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+                "INSERT INTO lists (org_id, key, number, double_optin, is_default, send_welcome, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
             ))
             .bind(org_id)
-            .bind(key)
+            .bind(&new.key)
             .bind(next.unwrap_or(FIRST_LIST_NUMBER))
-            .bind(double_optin)
-            .bind(count == 0)
+            .bind(new.double_optin)
+            .bind(is_default)
+            .bind(new.send_welcome)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-            for t in texts {
+            for t in &new.texts {
                 sqlx::query("INSERT INTO list_texts (org_id, list_id, language, name, description, optin_text) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(org_id)
                     .bind(row.id)
@@ -71,6 +86,49 @@ impl Store {
             row
         });
         Ok(row)
+    }
+
+    /// Archives a list: it takes no new subscriptions and is no longer offered. Archiving the
+    /// default list leaves the organisation without one.
+    pub async fn archive_list(&self, org_id: i64, list_id: i64, now: i64) -> StoreResult<()> {
+        on_write!(self, |p| {
+            sqlx::query("UPDATE lists SET archived_at = $3, is_default = FALSE WHERE org_id = $1 AND id = $2 AND archived_at IS NULL")
+                .bind(org_id)
+                .bind(list_id)
+                .bind(now)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn list_by_id(&self, org_id: i64, id: i64) -> StoreResult<ListRow> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!("SELECT {COLUMNS} FROM lists WHERE org_id = $1 AND id = $2"))
+            .bind(org_id)
+            .bind(id)
+            .fetch_one(p)
+            .await?))
+    }
+
+    pub async fn default_list(&self, org_id: i64) -> StoreResult<ListRow> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM lists WHERE org_id = $1 AND is_default AND archived_at IS NULL"
+        ))
+        .bind(org_id)
+        .fetch_one(p)
+        .await?))
+    }
+
+    /// All subscriptions of a contact.
+    pub async fn contact_subscriptions(&self, org_id: i64, contact_id: i64) -> StoreResult<Vec<super::SubscriptionRow>> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {} FROM subscriptions WHERE org_id = $1 AND contact_id = $2 ORDER BY list_id",
+            super::consent::SUBSCRIPTION_COLUMNS
+        ))
+        .bind(org_id)
+        .bind(contact_id)
+        .fetch_all(p)
+        .await?))
     }
 
     pub async fn list_by_key(&self, org_id: i64, key: &str) -> StoreResult<ListRow> {

@@ -5,6 +5,7 @@ mod consent;
 mod contacts;
 mod jobs;
 mod lists;
+mod optins;
 mod orgs;
 mod tokens;
 mod users;
@@ -21,7 +22,8 @@ use sqlx::sqlite::{
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
 pub use jobs::{Job, JobCounts};
-pub use lists::{ListRow, ListText};
+pub use lists::{ListRow, ListText, NewList};
+pub use optins::{ConfirmTokenRow, MailTemplateRow, Registration, RegistrationOutcome};
 pub use orgs::Org;
 pub use tokens::{NewToken, TokenRow};
 pub use users::UserRow;

@@ -10,9 +10,11 @@ pub struct Org {
     pub name: String,
     pub default_language: String,
     pub created_at: i64,
+    pub sender_email: Option<String>,
+    pub sender_name: Option<String>,
 }
 
-const COLUMNS: &str = "id, slug, name, default_language, created_at";
+const COLUMNS: &str = "id, slug, name, default_language, created_at, sender_email, sender_name";
 
 impl Store {
     /// Creates an organisation together with the head of its consent ledger.

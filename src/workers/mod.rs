@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
+use crate::services::{optin_mail, optins};
 use crate::store::Job;
 
 /// Job kind: deliver one composed message.
@@ -17,6 +18,8 @@ pub const SEND_MAIL: &str = "mail.send";
 const LEASE_MS: i64 = 5 * 60 * 1000;
 const BACKOFF_BASE_MS: i64 = 30_000;
 const BACKOFF_MAX_MS: i64 = 6 * 60 * 60 * 1000;
+/// How often a node looks for expired, unconfirmed signups.
+const PURGE_EVERY_MS: i64 = 60_000;
 
 /// The outcome of one job run.
 #[derive(Debug)]
@@ -40,6 +43,25 @@ async fn run_job(app: &App, job: &Job) -> Outcome {
                 Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
             };
             match app.transport.send(&msg).await {
+                Ok(()) => Outcome::Done,
+                Err(SendError::Transient(e)) => Outcome::Retry(e),
+                Err(SendError::Permanent(e)) => Outcome::Fatal(e),
+            }
+        }
+        optin_mail::VERIFICATION | optin_mail::WELCOME => {
+            let org_id = job.org_id.unwrap_or_default();
+            let sent = if job.kind == optin_mail::VERIFICATION {
+                match serde_json::from_str(&job.payload) {
+                    Ok(p) => optin_mail::send_verification(app, org_id, &p).await,
+                    Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
+                }
+            } else {
+                match serde_json::from_str(&job.payload) {
+                    Ok(p) => optin_mail::send_welcome(app, org_id, &p).await,
+                    Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
+                }
+            };
+            match sent {
                 Ok(()) => Outcome::Done,
                 Err(SendError::Transient(e)) => Outcome::Retry(e),
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),
@@ -99,9 +121,18 @@ pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError
 pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
     let worker = format!("{}-{}", hostname(), std::process::id());
     tracing::info!(%worker, "workers started");
+    let mut last_purge = 0;
     loop {
         if *shutdown.borrow() {
             break;
+        }
+        if app.now() - last_purge >= PURGE_EVERY_MS {
+            last_purge = app.now();
+            match optins::purge_expired(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(erased = n, "purged unconfirmed signups"),
+                Err(e) => tracing::error!(error = %e, "purge of unconfirmed signups failed"),
+            }
         }
         let ran = match run_batch(&app, &worker, app.config.worker_concurrency).await {
             Ok(n) => n,

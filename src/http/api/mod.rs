@@ -1,9 +1,11 @@
 //! The native JSON API under `/api/v1`.
 
+mod lists;
 mod me;
+mod optins;
 mod tokens;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,10 +15,12 @@ use crate::app::App;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Handbill API", description = "Consent-first audience mailing. Authenticate with `Authorization: Bearer TOKEN`; errors are RFC 9457 problem documents with a stable `code`."),
-    paths(super::ops::healthz, super::ops::readyz, super::ops::metrics, me::me, tokens::create, tokens::list, tokens::rotate, tokens::revoke),
-    components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView)),
+    paths(super::ops::healthz, super::ops::readyz, super::ops::metrics, me::me, tokens::create, tokens::list, tokens::rotate, tokens::revoke,
+        optins::register, lists::index, lists::create, lists::show, lists::archive, lists::put_template),
+    components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
+        optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"))
 )]
 pub struct ApiDoc;
 
@@ -43,4 +47,9 @@ pub fn router() -> Router<App> {
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}/rotate", post(tokens::rotate))
         .route("/api/v1/tokens/{id}", delete(tokens::revoke))
+        .route("/api/v1/optins/register", post(optins::register))
+        .route("/api/v1/lists", get(lists::index).post(lists::create))
+        .route("/api/v1/lists/{key}", get(lists::show))
+        .route("/api/v1/lists/{key}/archive", post(lists::archive))
+        .route("/api/v1/lists/{key}/templates/{kind}/{language}", put(lists::put_template))
 }
