@@ -170,7 +170,10 @@ impl Config {
             return bad("optin_link_days must be between 1 and 90".into());
         }
         if self.optin_resend_minutes > 24 * 60 || self.optin_purge_grace_hours > 24 * 90 {
-            return bad("optin_resend_minutes is at most 1440 and optin_purge_grace_hours at most 2160".into());
+            return bad(
+                "optin_resend_minutes is at most 1440 and optin_purge_grace_hours at most 2160"
+                    .into(),
+            );
         }
         if self.token_rate_per_second == 0 || self.token_rate_burst == 0 {
             return bad("token_rate_per_second and token_rate_burst must be at least 1".into());

@@ -296,7 +296,7 @@ async fn consent_verify_reports_the_first_broken_entry() {
             .unwrap();
         let list = app
             .store
-            .create_list(org.id, "weekly", true, &[], 0)
+            .create_list(org.id, &support::new_list("weekly", true, &[]), 0)
             .await
             .unwrap();
         for a in ["a@example.nl", "b@example.nl", "c@example.nl"] {

@@ -48,7 +48,7 @@ async fn list(t: &TestApp, org: i64, key: &str) -> i64 {
     }];
     t.app
         .store
-        .create_list(org, key, true, &texts, t.app.now())
+        .create_list(org, &support::new_list(key, true, &texts), t.app.now())
         .await
         .unwrap()
         .id
@@ -178,13 +178,13 @@ async fn lists_get_numbers_and_a_default(backend: Backend) {
     let a = t
         .app
         .store
-        .create_list(org, "weekly", true, &[], 0)
+        .create_list(org, &support::new_list("weekly", true, &[]), 0)
         .await
         .unwrap();
     let b = t
         .app
         .store
-        .create_list(org, "jazz", false, &[], 0)
+        .create_list(org, &support::new_list("jazz", false, &[]), 0)
         .await
         .unwrap();
     assert_eq!((a.number, a.is_default), (100_000, true));
@@ -195,7 +195,7 @@ async fn lists_get_numbers_and_a_default(backend: Backend) {
     let err = t
         .app
         .store
-        .create_list(org, "weekly", true, &[], 0)
+        .create_list(org, &support::new_list("weekly", true, &[]), 0)
         .await
         .unwrap_err();
     assert!(err.is_conflict_on("key"), "{err:?}");
@@ -208,7 +208,7 @@ async fn lists_get_numbers_and_a_default(backend: Backend) {
     let c = t
         .app
         .store
-        .create_list(org, "with-texts", true, &texts, 0)
+        .create_list(org, &support::new_list("with-texts", true, &texts), 0)
         .await
         .unwrap();
     assert_eq!(t.app.store.list_texts(org, c.id).await.unwrap(), texts);

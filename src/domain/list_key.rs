@@ -11,7 +11,8 @@ impl ListKey {
         let s = input.trim();
         let ok = (1..=64).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if ok {
             Ok(Self(s.to_string()))
         } else {

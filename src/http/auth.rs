@@ -34,7 +34,11 @@ impl FromRequestParts<App> for Auth {
 
 /// Authenticates a presented token (header or, for compat APIs, query) for a caller at `ip`
 /// and takes one request from the token's rate allowance.
-pub async fn authenticate(app: &App, presented: &str, ip: std::net::IpAddr) -> Result<Principal, ApiError> {
+pub async fn authenticate(
+    app: &App,
+    presented: &str,
+    ip: std::net::IpAddr,
+) -> Result<Principal, ApiError> {
     let p = tokens::authenticate(app, presented, ip).await?;
     app.limits
         .check_token(p.token_id)

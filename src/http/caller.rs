@@ -18,7 +18,12 @@ pub struct Caller {
 
 impl Caller {
     /// Evidence of an act by this caller.
-    pub fn evidence(&self, source: &str, actor: impl Into<String>, token_id: Option<i64>) -> Evidence {
+    pub fn evidence(
+        &self,
+        source: &str,
+        actor: impl Into<String>,
+        token_id: Option<i64>,
+    ) -> Evidence {
         Evidence {
             source: source.into(),
             actor: actor.into(),

@@ -92,7 +92,11 @@ impl From<ServiceError> for ApiError {
             ),
             ServiceError::RateLimited(wait) => Self {
                 retry_after: Some(wait.as_secs().max(1)),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this token; slow down")
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many requests for this token; slow down",
+                )
             },
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
@@ -173,7 +177,8 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()

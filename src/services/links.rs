@@ -68,7 +68,13 @@ fn mac(key: &[u8], payload: &str) -> Vec<u8> {
 }
 
 pub fn sign(key: &[u8], purpose: Purpose, c: LinkClaims) -> String {
-    let payload = format!("{}.{}.{}.{}", purpose.tag(), c.org_id, c.contact_id, c.list_id.unwrap_or(0));
+    let payload = format!(
+        "{}.{}.{}.{}",
+        purpose.tag(),
+        c.org_id,
+        c.contact_id,
+        c.list_id.unwrap_or(0)
+    );
     format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(payload.as_bytes()),
@@ -108,13 +114,21 @@ pub fn confirm_url(app: &App, secret: &str) -> String {
 
 pub async fn unsubscribe_url(app: &App, c: LinkClaims) -> ServiceResult<String> {
     let key = signing_key(app).await?;
-    Ok(format!("{}/p/unsubscribe/{}", app.config.public_url(), sign(&key, Purpose::Unsubscribe, c)))
+    Ok(format!(
+        "{}/p/unsubscribe/{}",
+        app.config.public_url(),
+        sign(&key, Purpose::Unsubscribe, c)
+    ))
 }
 
 pub async fn preferences_url(app: &App, c: LinkClaims) -> ServiceResult<String> {
     let key = signing_key(app).await?;
     let c = LinkClaims { list_id: None, ..c };
-    Ok(format!("{}/p/preferences/{}", app.config.public_url(), sign(&key, Purpose::Preferences, c)))
+    Ok(format!(
+        "{}/p/preferences/{}",
+        app.config.public_url(),
+        sign(&key, Purpose::Preferences, c)
+    ))
 }
 
 #[cfg(test)]
@@ -124,17 +138,45 @@ mod tests {
     #[test]
     fn signed_links_round_trip_and_resist_tampering() {
         let key = b"0123456789abcdef0123456789abcdef";
-        let c = LinkClaims { org_id: 3, contact_id: 42, list_id: Some(7) };
+        let c = LinkClaims {
+            org_id: 3,
+            contact_id: 42,
+            list_id: Some(7),
+        };
         let t = sign(key, Purpose::Unsubscribe, c);
         assert_eq!(verify(key, Purpose::Unsubscribe, &t), Some(c));
-        assert_eq!(verify(key, Purpose::Preferences, &t), None, "purpose is bound");
-        assert_eq!(verify(b"another key.....................", Purpose::Unsubscribe, &t), None);
+        assert_eq!(
+            verify(key, Purpose::Preferences, &t),
+            None,
+            "purpose is bound"
+        );
+        assert_eq!(
+            verify(
+                b"another key.....................",
+                Purpose::Unsubscribe,
+                &t
+            ),
+            None
+        );
         let (p, m) = t.split_once('.').unwrap();
         let forged = URL_SAFE_NO_PAD.encode(b"u.3.43.7");
-        assert_eq!(verify(key, Purpose::Unsubscribe, &format!("{forged}.{m}")), None);
-        assert_eq!(verify(key, Purpose::Unsubscribe, &format!("{p}.{}", &m[..4])), None);
+        assert_eq!(
+            verify(key, Purpose::Unsubscribe, &format!("{forged}.{m}")),
+            None
+        );
+        assert_eq!(
+            verify(key, Purpose::Unsubscribe, &format!("{p}.{}", &m[..4])),
+            None
+        );
         assert_eq!(verify(key, Purpose::Unsubscribe, "garbage"), None);
         let all = LinkClaims { list_id: None, ..c };
-        assert_eq!(verify(key, Purpose::Unsubscribe, &sign(key, Purpose::Unsubscribe, all)), Some(all));
+        assert_eq!(
+            verify(
+                key,
+                Purpose::Unsubscribe,
+                &sign(key, Purpose::Unsubscribe, all)
+            ),
+            Some(all)
+        );
     }
 }

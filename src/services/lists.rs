@@ -72,7 +72,11 @@ pub async fn view(app: &App, l: &ListRow) -> ServiceResult<ListView> {
 fn texts_of(req: &CreateList) -> Result<Vec<ListText>, ValidationError> {
     let mut c = Collector::default();
     let mut langs: Vec<Language> = Vec::new();
-    for (field, map) in [("name", &req.name), ("description", &req.description), ("optin_text", &req.optin_text)] {
+    for (field, map) in [
+        ("name", &req.name),
+        ("description", &req.description),
+        ("optin_text", &req.optin_text),
+    ] {
         for lang in map.keys() {
             match Language::parse(lang) {
                 Ok(l) if l.code() == lang => {
@@ -89,14 +93,32 @@ fn texts_of(req: &CreateList) -> Result<Vec<ListText>, ValidationError> {
         }
     }
     if req.name.values().all(|n| n.trim().is_empty()) {
-        c.push(FieldError::new("name", "required", "a name in at least one language is required"));
+        c.push(FieldError::new(
+            "name",
+            "required",
+            "a name in at least one language is required",
+        ));
     }
     let mut out = Vec::new();
     for l in langs {
         let get = |m: &BTreeMap<String, String>| m.get(l.code()).cloned().unwrap_or_default();
-        let name = c.take(text(&format!("name.{l}"), &get(&req.name), MAX_NAME)).flatten();
-        let description = c.take(text(&format!("description.{l}"), &get(&req.description), MAX_TEXT)).flatten();
-        let optin_text = c.take(text(&format!("optin_text.{l}"), &get(&req.optin_text), MAX_TEXT)).flatten();
+        let name = c
+            .take(text(&format!("name.{l}"), &get(&req.name), MAX_NAME))
+            .flatten();
+        let description = c
+            .take(text(
+                &format!("description.{l}"),
+                &get(&req.description),
+                MAX_TEXT,
+            ))
+            .flatten();
+        let optin_text = c
+            .take(text(
+                &format!("optin_text.{l}"),
+                &get(&req.optin_text),
+                MAX_TEXT,
+            ))
+            .flatten();
         out.push(ListText {
             language: l.code().into(),
             name: name.unwrap_or_default(),
@@ -122,21 +144,28 @@ pub async fn create(app: &App, org_id: i64, req: &CreateList) -> ServiceResult<L
         send_welcome: req.send_welcome.unwrap_or(true),
         texts,
     };
-    let row = app.store.create_list(org_id, &new, app.now()).await.map_err(|e| {
-        if e.is_conflict_on("key") {
-            ServiceError::Conflict {
-                field: "key",
-                message: format!("an opt-in with key '{}' already exists", key.as_str()),
+    let row = app
+        .store
+        .create_list(org_id, &new, app.now())
+        .await
+        .map_err(|e| {
+            if e.is_conflict_on("key") {
+                ServiceError::Conflict {
+                    field: "key",
+                    message: format!("an opt-in with key '{}' already exists", key.as_str()),
+                }
+            } else {
+                e.into()
             }
-        } else {
-            e.into()
-        }
-    })?;
+        })?;
     view(app, &row).await
 }
 
 pub async fn by_key(app: &App, org_id: i64, key: &str) -> ServiceResult<ListRow> {
-    app.store.list_by_key(org_id, key).await.or_not_found("opt-in")
+    app.store
+        .list_by_key(org_id, key)
+        .await
+        .or_not_found("opt-in")
 }
 
 pub async fn all(app: &App, org_id: i64) -> ServiceResult<Vec<ListView>> {
@@ -157,12 +186,27 @@ pub async fn archive(app: &App, org_id: i64, key: &str) -> ServiceResult<ListVie
 /// Unknown and archived keys are one validation error naming them all.
 pub async fn resolve(app: &App, org_id: i64, keys: &[String]) -> ServiceResult<Vec<ListRow>> {
     if keys.is_empty() {
-        return app.store.default_list(org_id).await.map(|l| vec![l]).map_err(|_| {
-            ValidationError::single("optins", "no_default_optin", "name an opt-in: the organisation has no default").into()
-        });
+        return app
+            .store
+            .default_list(org_id)
+            .await
+            .map(|l| vec![l])
+            .map_err(|_| {
+                ValidationError::single(
+                    "optins",
+                    "no_default_optin",
+                    "name an opt-in: the organisation has no default",
+                )
+                .into()
+            });
     }
     if keys.len() > 50 {
-        return Err(ValidationError::single("optins", "too_many", "at most 50 opt-ins per request").into());
+        return Err(ValidationError::single(
+            "optins",
+            "too_many",
+            "at most 50 opt-ins per request",
+        )
+        .into());
     }
     let mut lists: Vec<ListRow> = Vec::new();
     let mut unknown = Vec::new();
@@ -173,12 +217,19 @@ pub async fn resolve(app: &App, org_id: i64, keys: &[String]) -> ServiceResult<V
                     lists.push(l)
                 }
             }
-            Ok(_) | Err(crate::store::StoreError::NotFound) => unknown.push(k.chars().take(64).collect::<String>()),
+            Ok(_) | Err(crate::store::StoreError::NotFound) => {
+                unknown.push(k.chars().take(64).collect::<String>())
+            }
             Err(e) => return Err(e.into()),
         }
     }
     if !unknown.is_empty() {
-        return Err(ValidationError::single("optins", "unknown_optin", format!("unknown opt-in: {}", unknown.join(", "))).into());
+        return Err(ValidationError::single(
+            "optins",
+            "unknown_optin",
+            format!("unknown opt-in: {}", unknown.join(", ")),
+        )
+        .into());
     }
     Ok(lists)
 }
@@ -202,18 +253,35 @@ pub struct TemplateOverride {
     pub text: Option<String>,
 }
 
-pub async fn put_template(app: &App, org_id: i64, key: &str, kind: &str, lang: &str, t: &TemplateOverride) -> ServiceResult<()> {
+pub async fn put_template(
+    app: &App,
+    org_id: i64,
+    key: &str,
+    kind: &str,
+    lang: &str,
+    t: &TemplateOverride,
+) -> ServiceResult<()> {
     let l = by_key(app, org_id, key).await?;
     if !matches!(kind, "verification" | "welcome") {
         return Err(ServiceError::NotFound("template kind"));
     }
     let lang = Language::parse(lang).map_err(|e| e.for_field("language"))?;
     let mut c = Collector::default();
-    c.take(text("subject", &t.subject, 200).and_then(|s| s.ok_or_else(|| ValidationError::single("subject", "required", "must not be empty"))));
+    c.take(text("subject", &t.subject, 200).and_then(|s| {
+        s.ok_or_else(|| ValidationError::single("subject", "required", "must not be empty"))
+    }));
     if t.html.len() > 256 * 1024 || t.text.as_ref().is_some_and(|x| x.len() > 256 * 1024) {
-        c.push(FieldError::new("html", "too_long", "a template has at most 256 KiB"));
+        c.push(FieldError::new(
+            "html",
+            "too_long",
+            "a template has at most 256 KiB",
+        ));
     }
-    for (field, src) in [("subject", Some(&t.subject)), ("html", Some(&t.html)), ("text", t.text.as_ref())] {
+    for (field, src) in [
+        ("subject", Some(&t.subject)),
+        ("html", Some(&t.html)),
+        ("text", t.text.as_ref()),
+    ] {
         if let Some(src) = src {
             if let Err(e) = super::optin_mail::check_template(src) {
                 c.push(FieldError::new(field, "template_syntax", e));
@@ -221,7 +289,11 @@ pub async fn put_template(app: &App, org_id: i64, key: &str, kind: &str, lang: &
         }
     }
     if kind == "welcome" && !t.html.contains("unsubscribe_url") {
-        c.push(FieldError::new("html", "unsubscribe_link_missing", "a welcome mail must contain {{ unsubscribe_url }}"));
+        c.push(FieldError::new(
+            "html",
+            "unsubscribe_link_missing",
+            "a welcome mail must contain {{ unsubscribe_url }}",
+        ));
     }
     c.finish()?;
     let row = MailTemplateRow {
@@ -229,6 +301,8 @@ pub async fn put_template(app: &App, org_id: i64, key: &str, kind: &str, lang: &
         html: t.html.clone(),
         text: t.text.clone(),
     };
-    app.store.put_mail_template(org_id, l.id, kind, lang.code(), &row, app.now()).await?;
+    app.store
+        .put_mail_template(org_id, l.id, kind, lang.code(), &row, app.now())
+        .await?;
     Ok(())
 }

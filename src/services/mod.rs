@@ -3,13 +3,13 @@
 
 pub mod consent;
 pub mod contacts;
+pub mod links;
+pub mod lists;
 pub mod mail;
 pub mod optin_mail;
 pub mod optins;
 pub mod orgs;
 pub mod rate_limit;
-pub mod links;
-pub mod lists;
 pub mod tokens;
 pub mod users;
 

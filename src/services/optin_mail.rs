@@ -149,8 +149,16 @@ pub fn html_to_text(html: &str) -> String {
             }
             (true, '>') => {
                 in_tag = false;
-                let t = tag.trim_start_matches('/').split_whitespace().next().unwrap_or("").to_ascii_lowercase();
-                if matches!(t.as_str(), "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "tr" | "ul") {
+                let t = tag
+                    .trim_start_matches('/')
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if matches!(
+                    t.as_str(),
+                    "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "tr" | "ul"
+                ) {
                     out.push('\n');
                 }
             }
@@ -179,13 +187,23 @@ pub fn html_to_text(html: &str) -> String {
 
 fn render(t: &MailTemplateRow, ctx: minijinja::Value) -> Result<(String, String, String), String> {
     let env = Environment::new();
-    let subject = env.render_named_str("subject.txt", &t.subject, &ctx).map_err(|e| e.to_string())?;
-    let html = env.render_named_str("body.html", &t.html, &ctx).map_err(|e| e.to_string())?;
+    let subject = env
+        .render_named_str("subject.txt", &t.subject, &ctx)
+        .map_err(|e| e.to_string())?;
+    let html = env
+        .render_named_str("body.html", &t.html, &ctx)
+        .map_err(|e| e.to_string())?;
     let text = match &t.text {
-        Some(src) => env.render_named_str("body.txt", src, &ctx).map_err(|e| e.to_string())?,
+        Some(src) => env
+            .render_named_str("body.txt", src, &ctx)
+            .map_err(|e| e.to_string())?,
         None => html_to_text(&html),
     };
-    Ok((subject.split_whitespace().collect::<Vec<_>>().join(" "), html, text))
+    Ok((
+        subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        html,
+        text,
+    ))
 }
 
 fn transient(e: impl std::fmt::Display) -> SendError {
@@ -197,20 +215,37 @@ fn sender(app: &App, org: &Org) -> Result<Mailbox, SendError> {
         .sender_email
         .clone()
         .unwrap_or_else(|| format!("noreply@{}", app.config.mail_hostname()));
-    let email = EmailAddress::parse(&addr).map_err(|e| SendError::Permanent(format!("sender address: {e}")))?;
-    Ok(Mailbox::new(Some(org.sender_name.as_deref().unwrap_or(&org.name)), email))
+    let email = EmailAddress::parse(&addr)
+        .map_err(|e| SendError::Permanent(format!("sender address: {e}")))?;
+    Ok(Mailbox::new(
+        Some(org.sender_name.as_deref().unwrap_or(&org.name)),
+        email,
+    ))
 }
 
 /// Loads what every opt-in mail needs; None when the contact is gone or must not be mailed.
-async fn recipient(app: &App, org_id: i64, contact_id: i64) -> Result<Option<(Org, ContactRow, Language)>, SendError> {
+async fn recipient(
+    app: &App,
+    org_id: i64,
+    contact_id: i64,
+) -> Result<Option<(Org, ContactRow, Language)>, SendError> {
     let org = app.store.org_by_id(org_id).await.map_err(transient)?;
     let contact = match app.store.contact_by_id(org_id, contact_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(transient(e)),
     };
-    if !app.store.suppressions(org_id, &contact.email).await.map_err(transient)?.is_empty() {
-        tracing::info!(contact = contact_id, "opt-in mail skipped: address suppressed");
+    if !app
+        .store
+        .suppressions(org_id, &contact.email)
+        .await
+        .map_err(transient)?
+        .is_empty()
+    {
+        tracing::info!(
+            contact = contact_id,
+            "opt-in mail skipped: address suppressed"
+        );
         return Ok(None);
     }
     let lang = contact
@@ -222,7 +257,14 @@ async fn recipient(app: &App, org_id: i64, contact_id: i64) -> Result<Option<(Or
     Ok(Some((org, contact, lang)))
 }
 
-async fn template(app: &App, org_id: i64, list_id: i64, kind: &str, lang: Language, default: MailTemplateRow) -> Result<MailTemplateRow, SendError> {
+async fn template(
+    app: &App,
+    org_id: i64,
+    list_id: i64,
+    kind: &str,
+    lang: Language,
+    default: MailTemplateRow,
+) -> Result<MailTemplateRow, SendError> {
     Ok(app
         .store
         .mail_template(org_id, list_id, kind, lang.code())
@@ -232,11 +274,16 @@ async fn template(app: &App, org_id: i64, list_id: i64, kind: &str, lang: Langua
 }
 
 async fn send(app: &App, msg: &OutgoingMessage) -> Result<(), SendError> {
-    let composed = compose(msg, &app.config.mail_hostname(), app.now()).map_err(|e| SendError::Permanent(e.to_string()))?;
+    let composed = compose(msg, &app.config.mail_hostname(), app.now())
+        .map_err(|e| SendError::Permanent(e.to_string()))?;
     app.transport.send(&composed).await
 }
 
-pub async fn send_verification(app: &App, org_id: i64, job: &VerificationJob) -> Result<(), SendError> {
+pub async fn send_verification(
+    app: &App,
+    org_id: i64,
+    job: &VerificationJob,
+) -> Result<(), SendError> {
     let Some((org, contact, lang)) = recipient(app, org_id, job.contact_id).await? else {
         return Ok(());
     };
@@ -249,7 +296,15 @@ pub async fn send_verification(app: &App, org_id: i64, job: &VerificationJob) ->
     }
     let d = defaults(lang);
     let first = job.list_ids.first().copied().unwrap_or_default();
-    let t = template(app, org_id, first, "verification", lang, default_verification(&d)).await?;
+    let t = template(
+        app,
+        org_id,
+        first,
+        "verification",
+        lang,
+        default_verification(&d),
+    )
+    .await?;
     let ctx = context! {
         organisation => org.name.clone(),
         lists => lists,
@@ -260,7 +315,10 @@ pub async fn send_verification(app: &App, org_id: i64, job: &VerificationJob) ->
     // A transactional mail: no unsubscribe header, no contact data, only the organisation's texts.
     let msg = OutgoingMessage {
         from: sender(app, &org)?,
-        to: Mailbox::new(None, EmailAddress::parse(&contact.email).map_err(|e| SendError::Permanent(e.to_string()))?),
+        to: Mailbox::new(
+            None,
+            EmailAddress::parse(&contact.email).map_err(|e| SendError::Permanent(e.to_string()))?,
+        ),
         reply_to: None,
         return_path: None,
         subject,
@@ -277,18 +335,44 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
         return Ok(());
     };
     // Consent is checked when the mail leaves, not when it was queued.
-    match app.store.subscription(org_id, contact.id, job.list_id).await {
+    match app
+        .store
+        .subscription(org_id, contact.id, job.list_id)
+        .await
+    {
         Ok(s) if s.status == "subscribed" => {}
         Ok(_) | Err(StoreError::NotFound) => return Ok(()),
         Err(e) => return Err(transient(e)),
     }
-    let texts = app.store.list_texts(org_id, job.list_id).await.map_err(transient)?;
-    let text = pick(&texts, lang.code(), &org.default_language).cloned().unwrap_or_default();
-    let claims = LinkClaims { org_id, contact_id: contact.id, list_id: Some(job.list_id) };
-    let unsubscribe_url = links::unsubscribe_url(app, claims).await.map_err(transient)?;
-    let preferences_url = links::preferences_url(app, claims).await.map_err(transient)?;
+    let texts = app
+        .store
+        .list_texts(org_id, job.list_id)
+        .await
+        .map_err(transient)?;
+    let text = pick(&texts, lang.code(), &org.default_language)
+        .cloned()
+        .unwrap_or_default();
+    let claims = LinkClaims {
+        org_id,
+        contact_id: contact.id,
+        list_id: Some(job.list_id),
+    };
+    let unsubscribe_url = links::unsubscribe_url(app, claims)
+        .await
+        .map_err(transient)?;
+    let preferences_url = links::preferences_url(app, claims)
+        .await
+        .map_err(transient)?;
     let d = defaults(lang);
-    let t = template(app, org_id, job.list_id, "welcome", lang, default_welcome(&d)).await?;
+    let t = template(
+        app,
+        org_id,
+        job.list_id,
+        "welcome",
+        lang,
+        default_welcome(&d),
+    )
+    .await?;
     let ctx = context! {
         organisation => org.name.clone(),
         list => text.name.clone(),
@@ -300,13 +384,20 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
     let (subject, html, text) = render(&t, ctx).map_err(SendError::Permanent)?;
     let msg = OutgoingMessage {
         from: sender(app, &org)?,
-        to: Mailbox::new(None, EmailAddress::parse(&contact.email).map_err(|e| SendError::Permanent(e.to_string()))?),
+        to: Mailbox::new(
+            None,
+            EmailAddress::parse(&contact.email).map_err(|e| SendError::Permanent(e.to_string()))?,
+        ),
         reply_to: None,
         return_path: None,
         subject,
         text,
         html: Some(html),
-        list_unsubscribe: Some(ListUnsubscribe { url: unsubscribe_url, mailto: None, one_click: true }),
+        list_unsubscribe: Some(ListUnsubscribe {
+            url: unsubscribe_url,
+            mailto: None,
+            one_click: true,
+        }),
         headers: vec![],
     };
     send(app, &msg).await
@@ -330,16 +421,27 @@ mod tests {
             let ctx = context! { organisation => "Tom & <Jerry>", lists => vec![context!{name => "<b>News</b>", optin_text => ""}], confirm_url => "https://x/p/confirm/abc", valid_days => 7 };
             let (subject, html, text) = render(&default_verification(&d), ctx).unwrap();
             assert!(subject.contains("Tom & <Jerry>"), "subjects are plain text");
-            assert!(html.contains("Tom &amp; &lt;Jerry&gt;") && html.contains("&lt;b&gt;News"), "{html}");
+            assert!(
+                html.contains("Tom &amp; &lt;Jerry&gt;") && html.contains("&lt;b&gt;News"),
+                "{html}"
+            );
             assert!(text.contains("https://x/p/confirm/abc"));
             let ctx = context! { organisation => "O", list => "L", description => "", unsubscribe_url => "https://x/u", preferences_url => "https://x/p" };
             let (_, html, _) = render(&default_welcome(&d), ctx).unwrap();
-            assert!(html.contains("https://x/u") && html.contains("https://x/p"));
+            // Attribute values are entity-escaped ('/' included), which every mail client decodes.
+            assert!(
+                html.contains("https:&#x2f;&#x2f;x&#x2f;u")
+                    && html.contains("https:&#x2f;&#x2f;x&#x2f;p"),
+                "{html}"
+            );
         }
     }
 
     #[test]
     fn html_to_text_keeps_words_and_breaks() {
-        assert_eq!(html_to_text("<p>Hallo &amp; welkom</p><p>Tot <b>snel</b></p>"), "Hallo & welkom\n\nTot snel");
+        assert_eq!(
+            html_to_text("<p>Hallo &amp; welkom</p><p>Tot <b>snel</b></p>"),
+            "Hallo & welkom\n\nTot snel"
+        );
     }
 }

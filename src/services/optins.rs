@@ -41,7 +41,12 @@ const MAIL_ATTEMPTS: i64 = super::mail::MAIL_MAX_ATTEMPTS;
 
 /// Registers an address. The outcome is the same whether the address was new, pending or
 /// subscribed already, so callers learn nothing about who is on a list.
-pub async fn register(app: &App, who: &Principal, req: &RegisterRequest, evidence: Evidence) -> ServiceResult<()> {
+pub async fn register(
+    app: &App,
+    who: &Principal,
+    req: &RegisterRequest,
+    evidence: Evidence,
+) -> ServiceResult<()> {
     match req.consent {
         ConsentMode::Confirm => who.require(Scope::OptinRegister)?,
         ConsentMode::Asserted => who.require(Scope::ConsentAssert)?,
@@ -61,7 +66,14 @@ pub async fn register(app: &App, who: &Principal, req: &RegisterRequest, evidenc
         input.validate()
     };
     let mut errors = Vec::new();
-    for e in [email.as_ref().err(), language.as_ref().err(), fields.as_ref().err()].into_iter().flatten() {
+    for e in [
+        email.as_ref().err(),
+        language.as_ref().err(),
+        fields.as_ref().err(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         errors.extend(e.0.iter().cloned());
     }
     if !errors.is_empty() {
@@ -74,26 +86,41 @@ pub async fn register(app: &App, who: &Principal, req: &RegisterRequest, evidenc
             return Err(ValidationError::single(
                 "consent",
                 "confirmation_required",
-                format!("opt-in '{}' needs the contact's own confirmation (double opt-in)", l.key),
+                format!(
+                    "opt-in '{}' needs the contact's own confirmation (double opt-in)",
+                    l.key
+                ),
             )
             .into());
         }
     }
     let org = app.store.org_by_id(who.org_id).await?;
-    let lang = fields.language.map(|l| l.code().to_string()).unwrap_or(org.default_language.clone());
+    let lang = fields
+        .language
+        .map(|l| l.code().to_string())
+        .unwrap_or(org.default_language.clone());
     let mut per_list = Vec::with_capacity(lists.len());
     for l in &lists {
         let texts = app.store.list_texts(org.id, l.id).await?;
         let mut ev = evidence.clone();
-        ev.text_shown = pick(&texts, &lang, &org.default_language).map(|t| t.optin_text.clone()).filter(|t| !t.is_empty());
+        ev.text_shown = pick(&texts, &lang, &org.default_language)
+            .map(|t| t.optin_text.clone())
+            .filter(|t| !t.is_empty());
         per_list.push((l.id, ev));
     }
     let secret = TokenSecret::generate("");
     let now = app.now();
     let secret_str = secret.expose().to_string();
     let job = move |contact_id: i64, pending: &[i64]| {
-        let payload = VerificationJob { contact_id, token: secret_str.clone(), list_ids: pending.to_vec() };
-        (VERIFICATION.to_string(), serde_json::to_string(&payload).unwrap_or_default())
+        let payload = VerificationJob {
+            contact_id,
+            token: secret_str.clone(),
+            list_ids: pending.to_vec(),
+        };
+        (
+            VERIFICATION.to_string(),
+            serde_json::to_string(&payload).unwrap_or_default(),
+        )
     };
     let reg = Registration {
         org_id: org.id,
@@ -131,7 +158,11 @@ pub async fn register(app: &App, who: &Principal, req: &RegisterRequest, evidenc
 /// What the confirmation page shows for a token.
 pub enum ConfirmState {
     /// Waiting for the contact's click: the lists and their texts in the contact's language.
-    Open { org: String, lang: Language, lists: Vec<(String, String)> },
+    Open {
+        org: String,
+        lang: Language,
+        lists: Vec<(String, String)>,
+    },
     /// Used already: the subscription is confirmed.
     Used { org: String, lang: Language },
     /// Expired but still known: a new mail may be asked for.
@@ -176,7 +207,13 @@ async fn token_context(app: &App, secret: &str) -> ServiceResult<Option<TokenCon
         let t = pick(&texts, lang.code(), &org.default_language).cloned();
         lists.push((l, t));
     }
-    Ok(Some(TokenContext { token, org, contact, lang, lists }))
+    Ok(Some(TokenContext {
+        token,
+        org,
+        contact,
+        lang,
+        lists,
+    }))
 }
 
 /// For `GET /p/confirm/{token}`: reads only, confirms nothing (mail scanners fetch links).
@@ -195,16 +232,32 @@ pub async fn confirm_state(app: &App, secret: &str) -> ServiceResult<ConfirmStat
             .iter()
             .map(|(l, t)| {
                 let t = t.clone().unwrap_or_default();
-                (if t.name.is_empty() { l.key.clone() } else { t.name }, t.optin_text)
+                (
+                    if t.name.is_empty() {
+                        l.key.clone()
+                    } else {
+                        t.name
+                    },
+                    t.optin_text,
+                )
             })
             .collect();
-        ConfirmState::Open { org, lang: c.lang, lists }
+        ConfirmState::Open {
+            org,
+            lang: c.lang,
+            lists,
+        }
     })
 }
 
 /// For `POST /p/confirm/{token}`: the contact's own confirmation. Returns the page state after
 /// it (Used when confirmed now or before).
-pub async fn confirm(app: &App, secret: &str, ip: Option<String>, user_agent: Option<String>) -> ServiceResult<ConfirmState> {
+pub async fn confirm(
+    app: &App,
+    secret: &str,
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> ServiceResult<ConfirmState> {
     let Some(c) = token_context(app, secret).await? else {
         return Ok(ConfirmState::Unknown);
     };
@@ -218,7 +271,10 @@ pub async fn confirm(app: &App, secret: &str, ip: Option<String>, user_agent: Op
                 token_id: None,
                 ip: ip.clone(),
                 user_agent: user_agent.clone(),
-                text_shown: t.as_ref().map(|t| t.optin_text.clone()).filter(|s| !s.is_empty()),
+                text_shown: t
+                    .as_ref()
+                    .map(|t| t.optin_text.clone())
+                    .filter(|s| !s.is_empty()),
             };
             (l.id, ev)
         })
@@ -228,16 +284,33 @@ pub async fn confirm(app: &App, secret: &str, ip: Option<String>, user_agent: Op
         .iter()
         .filter(|(l, _)| l.send_welcome)
         .map(|(l, _)| {
-            let job = WelcomeJob { contact_id: c.contact.id, list_id: l.id };
-            (l.id, WELCOME.to_string(), serde_json::to_string(&job).unwrap_or_default())
+            let job = WelcomeJob {
+                contact_id: c.contact.id,
+                list_id: l.id,
+            };
+            (
+                l.id,
+                WELCOME.to_string(),
+                serde_json::to_string(&job).unwrap_or_default(),
+            )
         })
         .collect();
     match app
         .store
-        .use_confirm_token(&c.token.token_hash, &c.contact.email, &evidence, &welcome, MAIL_ATTEMPTS, app.now())
+        .use_confirm_token(
+            &c.token.token_hash,
+            &c.contact.email,
+            &evidence,
+            &welcome,
+            MAIL_ATTEMPTS,
+            app.now(),
+        )
         .await
     {
-        Ok(_) => Ok(ConfirmState::Used { org: c.org.name, lang: c.lang }),
+        Ok(_) => Ok(ConfirmState::Used {
+            org: c.org.name,
+            lang: c.lang,
+        }),
         // Used or expired in the meantime: show what is true now.
         Err(StoreError::NotFound) => confirm_state(app, secret).await,
         Err(e) => Err(e.into()),
@@ -246,19 +319,41 @@ pub async fn confirm(app: &App, secret: &str, ip: Option<String>, user_agent: Op
 
 /// For an expired link: registers the same lists again for the same address, which sends a new
 /// mail within the usual limits. Answers the same whatever happens.
-pub async fn resend(app: &App, secret: &str, ip: Option<String>, user_agent: Option<String>) -> ServiceResult<Option<(String, Language)>> {
+pub async fn resend(
+    app: &App,
+    secret: &str,
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> ServiceResult<Option<(String, Language)>> {
     let Some(c) = token_context(app, secret).await? else {
         return Ok(None);
     };
     if c.token.used_at.is_none() && c.token.expires_at <= app.now() {
-        let who = Principal { org_id: c.org.id, token_id: 0, user_id: None, scopes: vec![Scope::OptinRegister] };
+        let who = Principal {
+            org_id: c.org.id,
+            token_id: 0,
+            user_id: None,
+            scopes: vec![Scope::OptinRegister],
+        };
         let req = RegisterRequest {
             email: c.contact.email.clone(),
-            optins: c.lists.iter().filter(|(l, _)| l.archived_at.is_none()).map(|(l, _)| l.key.clone()).collect(),
+            optins: c
+                .lists
+                .iter()
+                .filter(|(l, _)| l.archived_at.is_none())
+                .map(|(l, _)| l.key.clone())
+                .collect(),
             language: Some(c.lang.code().into()),
             ..Default::default()
         };
-        let ev = Evidence { source: "public_page".into(), actor: "contact".into(), token_id: None, ip, user_agent, text_shown: None };
+        let ev = Evidence {
+            source: "public_page".into(),
+            actor: "contact".into(),
+            token_id: None,
+            ip,
+            user_agent,
+            text_shown: None,
+        };
         if !req.optins.is_empty() {
             register(app, &who, &req, ev).await?;
         }
@@ -274,7 +369,18 @@ pub struct Preferences {
     pub lists: Vec<(i64, String, String, bool)>,
 }
 
-async fn claims_contact(app: &App, purpose: Purpose, token: &str) -> ServiceResult<Option<(LinkClaims, crate::store::Org, crate::store::ContactRow, Language)>> {
+async fn claims_contact(
+    app: &App,
+    purpose: Purpose,
+    token: &str,
+) -> ServiceResult<
+    Option<(
+        LinkClaims,
+        crate::store::Org,
+        crate::store::ContactRow,
+        Language,
+    )>,
+> {
     let key = links::signing_key(app).await?;
     let Some(claims) = links::verify(&key, purpose, token) else {
         return Ok(None);
@@ -299,36 +405,74 @@ async fn claims_contact(app: &App, purpose: Purpose, token: &str) -> ServiceResu
 }
 
 pub async fn preferences(app: &App, token: &str) -> ServiceResult<Option<Preferences>> {
-    let Some((_, org, contact, lang)) = claims_contact(app, Purpose::Preferences, token).await? else {
+    let Some((_, org, contact, lang)) = claims_contact(app, Purpose::Preferences, token).await?
+    else {
         return Ok(None);
     };
     let subs = app.store.contact_subscriptions(org.id, contact.id).await?;
     let mut lists = Vec::new();
     for l in app.store.lists(org.id).await? {
-        let subscribed = subs.iter().any(|s| s.list_id == l.id && s.status == "subscribed");
+        let subscribed = subs
+            .iter()
+            .any(|s| s.list_id == l.id && s.status == "subscribed");
         if l.archived_at.is_some() && !subscribed {
             continue;
         }
         let texts = app.store.list_texts(org.id, l.id).await?;
-        let t = pick(&texts, lang.code(), &org.default_language).cloned().unwrap_or_default();
-        lists.push((l.id, if t.name.is_empty() { l.key.clone() } else { t.name }, t.description, subscribed));
+        let t = pick(&texts, lang.code(), &org.default_language)
+            .cloned()
+            .unwrap_or_default();
+        lists.push((
+            l.id,
+            if t.name.is_empty() {
+                l.key.clone()
+            } else {
+                t.name
+            },
+            t.description,
+            subscribed,
+        ));
     }
-    Ok(Some(Preferences { org: org.name, lang, lists }))
+    Ok(Some(Preferences {
+        org: org.name,
+        lang,
+        lists,
+    }))
 }
 
-fn contact_evidence(ip: Option<String>, user_agent: Option<String>, text: Option<String>) -> Evidence {
-    Evidence { source: "public_page".into(), actor: "contact".into(), token_id: None, ip, user_agent, text_shown: text }
+fn contact_evidence(
+    ip: Option<String>,
+    user_agent: Option<String>,
+    text: Option<String>,
+) -> Evidence {
+    Evidence {
+        source: "public_page".into(),
+        actor: "contact".into(),
+        token_id: None,
+        ip,
+        user_agent,
+        text_shown: text,
+    }
 }
 
 /// Saves the preferences page: ticked lists are subscribed (the contact's own act, proven by the
 /// link from its mail), unticked ones unsubscribed. Only changes are written.
-pub async fn save_preferences(app: &App, token: &str, ticked: &[i64], ip: Option<String>, user_agent: Option<String>) -> ServiceResult<Option<Preferences>> {
-    let Some((_, org, contact, lang)) = claims_contact(app, Purpose::Preferences, token).await? else {
+pub async fn save_preferences(
+    app: &App,
+    token: &str,
+    ticked: &[i64],
+    ip: Option<String>,
+    user_agent: Option<String>,
+) -> ServiceResult<Option<Preferences>> {
+    let Some((_, org, contact, lang)) = claims_contact(app, Purpose::Preferences, token).await?
+    else {
         return Ok(None);
     };
     let subs = app.store.contact_subscriptions(org.id, contact.id).await?;
     for l in app.store.lists(org.id).await? {
-        let subscribed = subs.iter().any(|s| s.list_id == l.id && s.status == "subscribed");
+        let subscribed = subs
+            .iter()
+            .any(|s| s.list_id == l.id && s.status == "subscribed");
         let wanted = ticked.contains(&l.id);
         let action = match (subscribed, wanted) {
             (false, true) if l.archived_at.is_none() => ConsentAction::Confirm,
@@ -336,9 +480,29 @@ pub async fn save_preferences(app: &App, token: &str, ticked: &[i64], ip: Option
             _ => continue,
         };
         let texts = app.store.list_texts(org.id, l.id).await?;
-        let shown = pick(&texts, lang.code(), &org.default_language).map(|t| t.optin_text.clone()).filter(|t| !t.is_empty());
-        let ev = contact_evidence(ip.clone(), user_agent.clone(), if action == ConsentAction::Confirm { shown } else { None });
-        app.store.change_subscription(org.id, contact.id, l.id, &contact.email, action, &ev, app.now()).await?;
+        let shown = pick(&texts, lang.code(), &org.default_language)
+            .map(|t| t.optin_text.clone())
+            .filter(|t| !t.is_empty());
+        let ev = contact_evidence(
+            ip.clone(),
+            user_agent.clone(),
+            if action == ConsentAction::Confirm {
+                shown
+            } else {
+                None
+            },
+        );
+        app.store
+            .change_subscription(
+                org.id,
+                contact.id,
+                l.id,
+                &contact.email,
+                action,
+                &ev,
+                app.now(),
+            )
+            .await?;
     }
     preferences(app, token).await
 }
@@ -346,17 +510,36 @@ pub async fn save_preferences(app: &App, token: &str, ticked: &[i64], ip: Option
 /// Unsubscribes the contact of an unsubscribe link: from the link's list, or from every list
 /// when the link names none. Returns the organisation's name and the contact's language, or
 /// None for an invalid link. Repeating it changes nothing.
-pub async fn unsubscribe(app: &App, token: &str, ip: Option<String>, user_agent: Option<String>, source: &str) -> ServiceResult<Option<(String, Language, String)>> {
-    let Some((claims, org, contact, lang)) = claims_contact(app, Purpose::Unsubscribe, token).await? else {
+pub async fn unsubscribe(
+    app: &App,
+    token: &str,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    source: &str,
+) -> ServiceResult<Option<(String, Language, String)>> {
+    let Some((claims, org, contact, lang)) =
+        claims_contact(app, Purpose::Unsubscribe, token).await?
+    else {
         return Ok(None);
     };
     let subs = app.store.contact_subscriptions(org.id, contact.id).await?;
-    for s in subs.iter().filter(|s| claims.list_id.is_none_or(|l| l == s.list_id)) {
+    for s in subs
+        .iter()
+        .filter(|s| claims.list_id.is_none_or(|l| l == s.list_id))
+    {
         if s.status == "subscribed" || s.status == "pending" {
             let mut ev = contact_evidence(ip.clone(), user_agent.clone(), None);
             ev.source = source.into();
             app.store
-                .change_subscription(org.id, contact.id, s.list_id, &contact.email, ConsentAction::Unsubscribe, &ev, app.now())
+                .change_subscription(
+                    org.id,
+                    contact.id,
+                    s.list_id,
+                    &contact.email,
+                    ConsentAction::Unsubscribe,
+                    &ev,
+                    app.now(),
+                )
                 .await?;
         }
     }
@@ -365,8 +548,13 @@ pub async fn unsubscribe(app: &App, token: &str, ip: Option<String>, user_agent:
 }
 
 /// Checks an unsubscribe link without acting on it (for the page a GET shows).
-pub async fn unsubscribe_target(app: &App, token: &str) -> ServiceResult<Option<(String, Language)>> {
-    Ok(claims_contact(app, Purpose::Unsubscribe, token).await?.map(|(_, org, _, lang)| (org.name, lang)))
+pub async fn unsubscribe_target(
+    app: &App,
+    token: &str,
+) -> ServiceResult<Option<(String, Language)>> {
+    Ok(claims_contact(app, Purpose::Unsubscribe, token)
+        .await?
+        .map(|(_, org, _, lang)| (org.name, lang)))
 }
 
 /// Erases signups whose confirmation link expired more than the grace period ago.

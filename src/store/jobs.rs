@@ -47,15 +47,15 @@ impl Store {
     ) -> StoreResult<i64> {
         on_write!(self, |p| {
             Ok(sqlx::query_scalar(INSERT_JOB)
-        .bind(org_id)
-        .bind(kind)
-        .bind(payload)
-        .bind(run_at)
-        .bind(max_attempts)
-        .bind(now)
-        .bind(now)
-        .fetch_one(p)
-        .await?)
+                .bind(org_id)
+                .bind(kind)
+                .bind(payload)
+                .bind(run_at)
+                .bind(max_attempts)
+                .bind(now)
+                .bind(now)
+                .fetch_one(p)
+                .await?)
         })
     }
 

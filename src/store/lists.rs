@@ -103,11 +103,13 @@ impl Store {
     }
 
     pub async fn list_by_id(&self, org_id: i64, id: i64) -> StoreResult<ListRow> {
-        on_read!(self, |p| Ok(sqlx::query_as(safe!("SELECT {COLUMNS} FROM lists WHERE org_id = $1 AND id = $2"))
-            .bind(org_id)
-            .bind(id)
-            .fetch_one(p)
-            .await?))
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM lists WHERE org_id = $1 AND id = $2"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_one(p)
+        .await?))
     }
 
     pub async fn default_list(&self, org_id: i64) -> StoreResult<ListRow> {
@@ -120,7 +122,11 @@ impl Store {
     }
 
     /// All subscriptions of a contact.
-    pub async fn contact_subscriptions(&self, org_id: i64, contact_id: i64) -> StoreResult<Vec<super::SubscriptionRow>> {
+    pub async fn contact_subscriptions(
+        &self,
+        org_id: i64,
+        contact_id: i64,
+    ) -> StoreResult<Vec<super::SubscriptionRow>> {
         on_read!(self, |p| Ok(sqlx::query_as(safe!(
             "SELECT {} FROM subscriptions WHERE org_id = $1 AND contact_id = $2 ORDER BY list_id",
             super::consent::SUBSCRIPTION_COLUMNS

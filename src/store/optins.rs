@@ -10,6 +10,9 @@ use super::{on_read, on_write, write_tx, Store, StoreError, StoreResult};
 use crate::domain::ledger::{Evidence, LedgerEntry};
 use crate::domain::{ConsentAction, ContactFields, EmailAddress};
 
+/// Builds a job's (kind, payload) for (contact id, list ids), once the ids are known.
+pub type JobBuilder = dyn Fn(i64, &[i64]) -> (String, String) + Sync;
+
 /// A registration request, resolved and validated by the service.
 pub struct Registration<'a> {
     pub org_id: i64,
@@ -27,7 +30,7 @@ pub struct Registration<'a> {
     pub token_hash: String,
     pub token_expires_at: i64,
     /// Builds the verification job's (kind, payload) for (contact id, pending list ids).
-    pub verification_job: &'a (dyn Fn(i64, &[i64]) -> (String, String) + Sync),
+    pub verification_job: &'a JobBuilder,
     pub max_attempts: i64,
 }
 
@@ -53,7 +56,10 @@ pub struct ConfirmTokenRow {
 
 impl ConfirmTokenRow {
     pub fn list_ids(&self) -> Vec<i64> {
-        self.list_ids.split_whitespace().filter_map(|s| s.parse().ok()).collect()
+        self.list_ids
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect()
     }
 }
 
@@ -102,11 +108,13 @@ impl Store {
             );
             let contact_id = match inserted {
                 Some(id) => id,
-                None => sqlx::query_scalar("SELECT id FROM contacts WHERE org_id = $1 AND email = $2")
-                    .bind(org_id)
-                    .bind(r.email.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?,
+                None => {
+                    sqlx::query_scalar("SELECT id FROM contacts WHERE org_id = $1 AND email = $2")
+                        .bind(org_id)
+                        .bind(r.email.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
             };
             let mut changed = Vec::new();
             let mut pending = Vec::new();
@@ -121,9 +129,22 @@ impl Store {
                     }
                     _ => {}
                 }
-                let action = if r.assert { ConsentAction::Assert } else { ConsentAction::Subscribe };
+                let action = if r.assert {
+                    ConsentAction::Assert
+                } else {
+                    ConsentAction::Subscribe
+                };
                 upsert_subscription!(tx, org_id, contact_id, *list_id, action, r.now);
-                append_ledger!(tx, org_id, Some(contact_id), Some(*list_id), r.email.as_str(), action, evidence, r.now);
+                append_ledger!(
+                    tx,
+                    org_id,
+                    Some(contact_id),
+                    Some(*list_id),
+                    r.email.as_str(),
+                    action,
+                    evidence,
+                    r.now
+                );
                 changed.push(*list_id);
                 if !r.assert {
                     pending.push(*list_id);
@@ -179,12 +200,14 @@ impl Store {
     }
 
     pub async fn confirm_token(&self, token_hash: &str) -> StoreResult<ConfirmTokenRow> {
-        on_read!(self, |p| Ok(sqlx::query_as(
+        on_read!(self, |p| {
+            Ok(sqlx::query_as(
             "SELECT token_hash, org_id, contact_id, list_ids, created_at, expires_at, used_at FROM confirm_tokens WHERE token_hash = $1"
         )
         .bind(token_hash)
         .fetch_one(p)
-        .await?))
+        .await?)
+        })
     }
 
     /// Uses a confirmation token once: every list of it that is still pending becomes
@@ -215,8 +238,24 @@ impl Store {
                 if status_of!(tx, org_id, contact_id, *list_id).as_deref() != Some("pending") {
                     continue;
                 }
-                upsert_subscription!(tx, org_id, contact_id, *list_id, ConsentAction::Confirm, now);
-                append_ledger!(tx, org_id, Some(contact_id), Some(*list_id), email, ConsentAction::Confirm, ev, now);
+                upsert_subscription!(
+                    tx,
+                    org_id,
+                    contact_id,
+                    *list_id,
+                    ConsentAction::Confirm,
+                    now
+                );
+                append_ledger!(
+                    tx,
+                    org_id,
+                    Some(contact_id),
+                    Some(*list_id),
+                    email,
+                    ConsentAction::Confirm,
+                    ev,
+                    now
+                );
                 confirmed.push(*list_id);
                 for (_, kind, payload) in welcome_jobs.iter().filter(|(l, _, _)| l == list_id) {
                     let _: i64 = sqlx::query_scalar(INSERT_JOB)
@@ -264,15 +303,18 @@ impl Store {
     /// never confirmed anything (only pending subscriptions, no live link) is erased; for
     /// others only the dead links go. Returns how many contacts were erased.
     pub async fn purge_expired_signups(&self, expired_before: i64, now: i64) -> StoreResult<u64> {
-        let candidates: Vec<(i64, i64)> = on_read!(self, |p| sqlx::query_as(
+        let candidates: Vec<(i64, i64)> = on_read!(self, |p| {
+            sqlx::query_as(
             "SELECT DISTINCT org_id, contact_id FROM confirm_tokens WHERE used_at IS NULL AND expires_at <= $1 LIMIT 500"
         )
         .bind(expired_before)
         .fetch_all(p)
-        .await?);
+        .await?
+        });
         let mut erased = 0;
         for (org_id, contact_id) in candidates {
-            let (settled, live): (i64, i64) = on_read!(self, |p| sqlx::query_as(
+            let (settled, live): (i64, i64) = on_read!(self, |p| {
+                sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM subscriptions WHERE org_id = $1 AND contact_id = $2 AND status <> 'pending'), \
                         (SELECT COUNT(*) FROM confirm_tokens WHERE org_id = $1 AND contact_id = $2 AND used_at IS NULL AND expires_at > $3)"
             )
@@ -280,7 +322,8 @@ impl Store {
             .bind(contact_id)
             .bind(now)
             .fetch_one(p)
-            .await?);
+            .await?
+            });
             if settled == 0 && live == 0 {
                 match self.erase_contact(org_id, contact_id).await {
                     Ok(()) | Err(StoreError::NotFound) => erased += 1,
@@ -302,8 +345,15 @@ impl Store {
         Ok(erased)
     }
 
-    pub async fn mail_template(&self, org_id: i64, list_id: i64, kind: &str, language: &str) -> StoreResult<Option<MailTemplateRow>> {
-        on_read!(self, |p| Ok(sqlx::query_as(
+    pub async fn mail_template(
+        &self,
+        org_id: i64,
+        list_id: i64,
+        kind: &str,
+        language: &str,
+    ) -> StoreResult<Option<MailTemplateRow>> {
+        on_read!(self, |p| {
+            Ok(sqlx::query_as(
             "SELECT subject, html, text FROM mail_templates WHERE org_id = $1 AND list_id = $2 AND kind = $3 AND language = $4"
         )
         .bind(org_id)
@@ -311,7 +361,8 @@ impl Store {
         .bind(kind)
         .bind(language)
         .fetch_optional(p)
-        .await?))
+        .await?)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -345,7 +396,12 @@ impl Store {
     }
 
     /// The named secret shared by all nodes, created with `generate` on first use.
-    pub async fn server_secret(&self, name: &str, generate: impl FnOnce() -> String, now: i64) -> StoreResult<String> {
+    pub async fn server_secret(
+        &self,
+        name: &str,
+        generate: impl FnOnce() -> String,
+        now: i64,
+    ) -> StoreResult<String> {
         on_write!(self, |p| {
             sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
                 .bind(name)
@@ -354,9 +410,11 @@ impl Store {
                 .execute(p)
                 .await?;
         });
-        on_write!(self, |p| Ok(sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(p)
-            .await?))
+        on_write!(self, |p| Ok(sqlx::query_scalar(
+            "SELECT value FROM server_secrets WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_one(p)
+        .await?))
     }
 }

@@ -159,3 +159,18 @@ macro_rules! both_backends {
         )+
     };
 }
+
+/// A list to create in tests.
+pub fn new_list(
+    key: &str,
+    double_optin: bool,
+    texts: &[handbill::store::ListText],
+) -> handbill::store::NewList {
+    handbill::store::NewList {
+        key: key.into(),
+        double_optin,
+        is_default: None,
+        send_welcome: true,
+        texts: texts.to_vec(),
+    }
+}

@@ -21,14 +21,25 @@ pub async fn index(State(app): State<App>, Auth(p): Auth) -> Result<Json<Vec<Lis
 #[utoipa::path(post, path = "/api/v1/lists", tag = "lists", security(("bearer" = [])), request_body = CreateList,
     responses((status = 201, body = ListView), (status = 409, body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = crate::http::error::Problem, content_type = "application/problem+json")))]
-pub async fn create(State(app): State<App>, Auth(p): Auth, ApiJson(req): ApiJson<CreateList>) -> Result<(StatusCode, Json<ListView>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    Auth(p): Auth,
+    ApiJson(req): ApiJson<CreateList>,
+) -> Result<(StatusCode, Json<ListView>), ApiError> {
     p.require(Scope::ListsWrite)?;
-    Ok((StatusCode::CREATED, Json(lists::create(&app, p.org_id, &req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(lists::create(&app, p.org_id, &req).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/lists/{key}", tag = "lists", security(("bearer" = [])), params(("key" = String, Path)),
     responses((status = 200, body = ListView), (status = 404, body = crate::http::error::Problem, content_type = "application/problem+json")))]
-pub async fn show(State(app): State<App>, Auth(p): Auth, ApiPath(key): ApiPath<String>) -> Result<Json<ListView>, ApiError> {
+pub async fn show(
+    State(app): State<App>,
+    Auth(p): Auth,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Json<ListView>, ApiError> {
     p.require(Scope::ListsRead)?;
     let l = lists::by_key(&app, p.org_id, &key).await?;
     Ok(Json(lists::view(&app, &l).await?))
@@ -37,7 +48,11 @@ pub async fn show(State(app): State<App>, Auth(p): Auth, ApiPath(key): ApiPath<S
 /// Archives an opt-in: it takes no new subscriptions; existing ones stay on record.
 #[utoipa::path(post, path = "/api/v1/lists/{key}/archive", tag = "lists", security(("bearer" = [])), params(("key" = String, Path)),
     responses((status = 200, body = ListView)))]
-pub async fn archive(State(app): State<App>, Auth(p): Auth, ApiPath(key): ApiPath<String>) -> Result<Json<ListView>, ApiError> {
+pub async fn archive(
+    State(app): State<App>,
+    Auth(p): Auth,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Json<ListView>, ApiError> {
     p.require(Scope::ListsWrite)?;
     Ok(Json(lists::archive(&app, p.org_id, &key).await?))
 }

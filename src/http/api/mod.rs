@@ -51,5 +51,8 @@ pub fn router() -> Router<App> {
         .route("/api/v1/lists", get(lists::index).post(lists::create))
         .route("/api/v1/lists/{key}", get(lists::show))
         .route("/api/v1/lists/{key}/archive", post(lists::archive))
-        .route("/api/v1/lists/{key}/templates/{kind}/{language}", put(lists::put_template))
+        .route(
+            "/api/v1/lists/{key}/templates/{kind}/{language}",
+            put(lists::put_template),
+        )
 }

@@ -35,7 +35,12 @@ pub struct Register {
 #[utoipa::path(post, path = "/api/v1/optins/register", tag = "opt-ins", security(("bearer" = [])), request_body = Register,
     responses((status = 202, description = "accepted"), (status = 422, body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::http::error::Problem, content_type = "application/problem+json")))]
-pub async fn register(State(app): State<App>, Auth(who): Auth, caller: Caller, ApiJson(r): ApiJson<Register>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn register(
+    State(app): State<App>,
+    Auth(who): Auth,
+    caller: Caller,
+    ApiJson(r): ApiJson<Register>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let req = RegisterRequest {
         email: r.email,
         optins: r.optins,

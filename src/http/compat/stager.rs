@@ -36,13 +36,19 @@ pub async fn register(
             _ => {}
         }
     }
-    let token = token.filter(|t| !t.is_empty()).ok_or_else(ApiError::unauthorized)?;
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ApiError::unauthorized)?;
     let who = authenticate(&app, &token, caller.ip).await?;
     if !who.scopes.contains(&Scope::OptinRegister) {
         return Err(ServiceError::Forbidden(Scope::OptinRegister.as_str()).into());
     }
     req.fields = fields;
-    let evidence = caller.evidence("stager", format!("token:{}", who.token_id), Some(who.token_id));
+    let evidence = caller.evidence(
+        "stager",
+        format!("token:{}", who.token_id),
+        Some(who.token_id),
+    );
     optins::register(&app, &who, &req, evidence).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))))
 }

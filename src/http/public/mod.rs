@@ -26,8 +26,14 @@ pub fn router() -> Router<App> {
     Router::new()
         .route("/p/confirm/{token}", get(confirm_page).post(confirm))
         .route("/p/confirm/{token}/resend", post(resend))
-        .route("/p/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
-        .route("/p/preferences/{token}", get(preferences_page).post(save_preferences))
+        .route(
+            "/p/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+        .route(
+            "/p/preferences/{token}",
+            get(preferences_page).post(save_preferences),
+        )
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -38,9 +44,13 @@ fn templates() -> &'static Environment<'static> {
             ("base.html", include_str!("templates/base.html")),
             ("message.html", include_str!("templates/message.html")),
             ("confirm.html", include_str!("templates/confirm.html")),
-            ("preferences.html", include_str!("templates/preferences.html")),
+            (
+                "preferences.html",
+                include_str!("templates/preferences.html"),
+            ),
         ] {
-            env.add_template(name, src).expect("page templates are valid");
+            env.add_template(name, src)
+                .expect("page templates are valid");
         }
         env
     })
@@ -56,11 +66,20 @@ fn page(status: StatusCode, template: &str, ctx: Value) -> Response {
         });
     let mut res = (status, body).into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // The URL holds a token: never leak it to other sites.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
@@ -68,7 +87,15 @@ fn page(status: StatusCode, template: &str, ctx: Value) -> Response {
     res
 }
 
-fn message(status: StatusCode, lang: Language, org: Option<&str>, title: Key, body: Key, form: Option<(String, Key)>, link: Option<(String, Key)>) -> Response {
+fn message(
+    status: StatusCode,
+    lang: Language,
+    org: Option<&str>,
+    title: Key,
+    body: Key,
+    form: Option<(String, Key)>,
+    link: Option<(String, Key)>,
+) -> Response {
     let ctx = context! {
         lang => lang.code(),
         org => org,
@@ -88,23 +115,41 @@ fn browser_language(headers: &HeaderMap) -> Language {
     headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').find_map(|part| Language::parse(part.split(';').next().unwrap_or("")).ok()))
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|part| Language::parse(part.split(';').next().unwrap_or("")).ok())
+        })
         .unwrap_or(Language::En)
 }
 
 fn invalid(headers: &HeaderMap) -> Response {
-    message(StatusCode::NOT_FOUND, browser_language(headers), None, Key::InvalidTitle, Key::InvalidBody, None, None)
+    message(
+        StatusCode::NOT_FOUND,
+        browser_language(headers),
+        None,
+        Key::InvalidTitle,
+        Key::InvalidBody,
+        None,
+        None,
+    )
 }
 
 fn failed(e: ServiceError) -> Response {
     tracing::error!(error = %e, "public page failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side. Please try again later.").into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side. Please try again later.",
+    )
+        .into_response()
 }
 
 fn confirm_response(state: ConfirmState, token: &str, headers: &HeaderMap) -> Response {
     match state {
         ConfirmState::Open { org, lang, lists } => {
-            let lists: Vec<Value> = lists.into_iter().map(|(name, text)| context! { name => name, text => text }).collect();
+            let lists: Vec<Value> = lists
+                .into_iter()
+                .map(|(name, text)| context! { name => name, text => text })
+                .collect();
             let ctx = context! {
                 lang => lang.code(),
                 org => org,
@@ -117,7 +162,15 @@ fn confirm_response(state: ConfirmState, token: &str, headers: &HeaderMap) -> Re
             };
             page(StatusCode::OK, "confirm.html", ctx)
         }
-        ConfirmState::Used { org, lang } => message(StatusCode::OK, lang, Some(&org), Key::ConfirmedTitle, Key::ConfirmedBody, None, None),
+        ConfirmState::Used { org, lang } => message(
+            StatusCode::OK,
+            lang,
+            Some(&org),
+            Key::ConfirmedTitle,
+            Key::ConfirmedBody,
+            None,
+            None,
+        ),
         ConfirmState::Expired { org, lang } => message(
             StatusCode::GONE,
             lang,
@@ -131,29 +184,55 @@ fn confirm_response(state: ConfirmState, token: &str, headers: &HeaderMap) -> Re
     }
 }
 
-async fn confirm_page(State(app): State<App>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+async fn confirm_page(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     match optins::confirm_state(&app, &token).await {
         Ok(state) => confirm_response(state, &token, &headers),
         Err(e) => failed(e),
     }
 }
 
-async fn confirm(State(app): State<App>, Path(token): Path<String>, caller: Caller, headers: HeaderMap) -> Response {
+async fn confirm(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Response {
     match optins::confirm(&app, &token, Some(caller.ip.to_string()), caller.user_agent).await {
         Ok(state) => confirm_response(state, &token, &headers),
         Err(e) => failed(e),
     }
 }
 
-async fn resend(State(app): State<App>, Path(token): Path<String>, caller: Caller, headers: HeaderMap) -> Response {
+async fn resend(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Response {
     match optins::resend(&app, &token, Some(caller.ip.to_string()), caller.user_agent).await {
-        Ok(Some((org, lang))) => message(StatusCode::OK, lang, Some(&org), Key::ResentTitle, Key::ResentBody, None, None),
+        Ok(Some((org, lang))) => message(
+            StatusCode::OK,
+            lang,
+            Some(&org),
+            Key::ResentTitle,
+            Key::ResentBody,
+            None,
+            None,
+        ),
         Ok(None) => invalid(&headers),
         Err(e) => failed(e),
     }
 }
 
-async fn unsubscribe_page(State(app): State<App>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+async fn unsubscribe_page(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     // Only checks the link; unsubscribing takes the POST.
     match optins::unsubscribe_target(&app, &token).await {
         Ok(Some((org, lang))) => message(
@@ -171,10 +250,29 @@ async fn unsubscribe_page(State(app): State<App>, Path(token): Path<String>, hea
 }
 
 /// The page's form, and RFC 8058 one-click (`List-Unsubscribe=One-Click` posted by mail clients).
-async fn unsubscribe(State(app): State<App>, Path(token): Path<String>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
-    let one_click = url::form_urlencoded::parse(&body).any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click");
-    let source = if one_click { "one_click" } else { "public_page" };
-    match optins::unsubscribe(&app, &token, Some(caller.ip.to_string()), caller.user_agent, source).await {
+async fn unsubscribe(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let one_click = url::form_urlencoded::parse(&body)
+        .any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click");
+    let source = if one_click {
+        "one_click"
+    } else {
+        "public_page"
+    };
+    match optins::unsubscribe(
+        &app,
+        &token,
+        Some(caller.ip.to_string()),
+        caller.user_agent,
+        source,
+    )
+    .await
+    {
         Ok(Some(_)) if one_click => (StatusCode::OK, "unsubscribed").into_response(),
         Ok(Some((org, lang, prefs))) => message(
             StatusCode::OK,
@@ -210,7 +308,11 @@ fn preferences_response(p: optins::Preferences, token: &str, saved: bool) -> Res
     page(StatusCode::OK, "preferences.html", ctx)
 }
 
-async fn preferences_page(State(app): State<App>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+async fn preferences_page(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     match optins::preferences(&app, &token).await {
         Ok(Some(p)) => preferences_response(p, &token, false),
         Ok(None) => invalid(&headers),
@@ -218,12 +320,26 @@ async fn preferences_page(State(app): State<App>, Path(token): Path<String>, hea
     }
 }
 
-async fn save_preferences(State(app): State<App>, Path(token): Path<String>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
+async fn save_preferences(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let ticked: Vec<i64> = url::form_urlencoded::parse(&body)
         .filter(|(k, _)| k == "list")
         .filter_map(|(_, v)| v.parse().ok())
         .collect();
-    match optins::save_preferences(&app, &token, &ticked, Some(caller.ip.to_string()), caller.user_agent).await {
+    match optins::save_preferences(
+        &app,
+        &token,
+        &ticked,
+        Some(caller.ip.to_string()),
+        caller.user_agent,
+    )
+    .await
+    {
         Ok(Some(p)) => preferences_response(p, &token, true),
         Ok(None) => invalid(&headers),
         Err(e) => failed(e),
