@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::{on_read, safe, write_tx, Store, StoreError, StoreResult};
+use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
 use crate::domain::{ContactFields, EmailAddress, Gender, Language, MailFormat};
 
 /// A stored contact as it is in the database.
@@ -231,6 +231,60 @@ impl Store {
         .bind(value)
         .fetch_one(p)
         .await?))
+    }
+
+    /// Contacts of the organisation whose address or name contains `q` (case-insensitive), by
+    /// id, after the id `after` (keyset paging).
+    pub async fn search_contacts(
+        &self,
+        org_id: i64,
+        q: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ContactRow>> {
+        let pattern = q.map(|q| {
+            let escaped = q
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        on_read!(self, |p| {
+            Ok(sqlx::query_as(safe!(
+            "SELECT {COLUMNS} FROM contacts WHERE org_id = $1 AND id > $2 AND ($3 IS NULL OR LOWER(email) LIKE $3 ESCAPE '\\' \
+             OR LOWER(COALESCE(first_name, '')) LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(last_name, '')) LIKE $3 ESCAPE '\\') \
+             ORDER BY id LIMIT $4"
+        ))
+        .bind(org_id)
+        .bind(after)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(p)
+        .await?)
+        })
+    }
+
+    /// Changes a contact's address; a clash with another contact is a conflict.
+    pub async fn update_contact_email(
+        &self,
+        org_id: i64,
+        id: i64,
+        email: &EmailAddress,
+        now: i64,
+    ) -> StoreResult<()> {
+        on_write!(self, |p| {
+            sqlx::query(
+                "UPDATE contacts SET email = $3, updated_at = $4 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(org_id)
+            .bind(id)
+            .bind(email.as_str())
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
     }
 
     pub async fn contact_tags(&self, org_id: i64, contact_id: i64) -> StoreResult<Vec<String>> {

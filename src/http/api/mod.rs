@@ -1,5 +1,6 @@
 //! The native JSON API under `/api/v1`.
 
+mod contacts;
 mod lists;
 mod me;
 mod optins;
@@ -16,11 +17,13 @@ use crate::app::App;
 #[openapi(
     info(title = "Handbill API", description = "Consent-first audience mailing. Authenticate with `Authorization: Bearer TOKEN`; errors are RFC 9457 problem documents with a stable `code`."),
     paths(super::ops::healthz, super::ops::readyz, super::ops::metrics, me::me, tokens::create, tokens::list, tokens::rotate, tokens::revoke,
-        optins::register, lists::index, lists::create, lists::show, lists::archive, lists::put_template),
+        optins::register, lists::index, lists::create, lists::show, lists::archive, lists::put_template,
+        contacts::create, contacts::index, contacts::show, contacts::update, contacts::erase, contacts::export),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
-        optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride)),
+        optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
+        contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"))
 )]
 pub struct ApiDoc;
 
@@ -55,4 +58,15 @@ pub fn router() -> Router<App> {
             "/api/v1/lists/{key}/templates/{kind}/{language}",
             put(lists::put_template),
         )
+        .route(
+            "/api/v1/contacts",
+            get(contacts::index).post(contacts::create),
+        )
+        .route(
+            "/api/v1/contacts/{id}",
+            get(contacts::show)
+                .patch(contacts::update)
+                .delete(contacts::erase),
+        )
+        .route("/api/v1/contacts/{id}/export", get(contacts::export))
 }
