@@ -71,6 +71,7 @@ fn every_command_has_help() {
         vec!["org", "--help"],
         vec!["org", "create", "--help"],
         vec!["org", "list", "--help"],
+        vec!["org", "set-sender", "--help"],
         vec!["token", "--help"],
         vec!["token", "create", "--help"],
         vec!["token", "list", "--help"],
@@ -138,6 +139,20 @@ async fn operator_flow(backend: Backend) {
     );
     fails(&run(&["org", "create", "melkweg", "--name", ""]), "name");
     assert!(ok(&run(&["org", "list"])).contains("Paradiso Amsterdam"));
+    assert!(ok(&run(&[
+        "org",
+        "set-sender",
+        "paradiso",
+        "--email",
+        "News@Paradiso.nl",
+        "--name",
+        "Paradiso"
+    ]))
+    .contains("Paradiso <news@paradiso.nl>"));
+    fails(
+        &run(&["org", "set-sender", "paradiso", "--email", "not-an-address"]),
+        "e-mail",
+    );
 
     let tok = ok(&run(&[
         "token",

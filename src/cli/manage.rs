@@ -42,6 +42,15 @@ async fn org(app: &App, cmd: OrgCommand) -> anyhow::Result<ExitCode> {
             let org = orgs::create_org(app, &slug, &name, Some(&language)).await?;
             println!("created organisation {} ({})", org.slug, org.name);
         }
+        OrgCommand::SetSender { slug, email, name } => {
+            let org = orgs::set_sender(app, &slug, &email, name.as_deref()).await?;
+            println!(
+                "mails of {} now come from {} <{}>",
+                org.slug,
+                org.sender_name.as_deref().unwrap_or(&org.name),
+                org.sender_email.as_deref().unwrap_or_default()
+            );
+        }
         OrgCommand::List => {
             let list = app.store.list_orgs().await?;
             println!("{:<24} {:<40} {:<4} CREATED", "SLUG", "NAME", "LANG");

@@ -83,6 +83,15 @@ pub enum OrgCommand {
     },
     /// List organisations
     List,
+    /// Set the sender (From address and name) of the organisation's mails
+    SetSender {
+        slug: String,
+        #[arg(long)]
+        email: String,
+        /// Display name [default: the organisation's name]
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,3 +39,22 @@ pub async fn org_by_slug(app: &App, slug: &str) -> ServiceResult<Org> {
         .await
         .or_not_found("organisation")
 }
+
+/// Sets the sender (From) of the organisation's mails.
+pub async fn set_sender(
+    app: &App,
+    slug: &str,
+    email: &str,
+    name: Option<&str>,
+) -> ServiceResult<Org> {
+    let org = org_by_slug(app, slug).await?;
+    let email = crate::domain::EmailAddress::parse(email)?;
+    let name = name
+        .map(|n| crate::domain::validation::text("name", n, 100))
+        .transpose()?
+        .flatten();
+    app.store
+        .set_org_sender(org.id, email.as_str(), name.as_deref())
+        .await?;
+    org_by_slug(app, slug).await
+}

@@ -235,7 +235,10 @@ pub async fn authenticate(app: &App, presented: &str, ip: IpAddr) -> ServiceResu
         return Err(ServiceError::Unauthorized);
     }
     let scopes = Scope::parse_list(&[t.scopes.as_str()]).map_err(|_| ServiceError::Unauthorized)?;
-    app.store.touch_token(t.id, app.now(), TOUCH_GAP_MS).await?;
+    let now = app.now();
+    if t.last_used_at.is_none_or(|used| used < now - TOUCH_GAP_MS) {
+        app.store.touch_token(t.id, now, TOUCH_GAP_MS).await?;
+    }
     Ok(Principal {
         org_id: t.org_id,
         token_id: t.id,

@@ -84,41 +84,44 @@ const LEDGER_COLUMNS: &str =
     "org_id, seq, contact_id, list_id, email, action, source, actor, token_id, ip, user_agent, \
      text_shown, occurred_at, pii_digest, prev_hash, hash";
 
+/// Inserts one ledger entry: binds the entry's fields, its email, IP address, user agent and hash.
+pub(super) const INSERT_LEDGER: &str =
+    "INSERT INTO consent_events (org_id, seq, contact_id, list_id, email, action, source, actor, \
+     token_id, ip, user_agent, text_shown, occurred_at, pii_digest, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
 /// Appends one entry to the organisation's ledger inside the transaction `$tx`. The head row
 /// is updated first, which serialises concurrent appends (a row lock on PostgreSQL, the write
 /// lock on SQLite).
 macro_rules! append_ledger {
     ($tx:ident, $org:expr, $contact:expr, $list:expr, $email:expr, $action:expr, $ev:expr, $now:expr) => {{
-        let (seq, prev): (i64, String) =
-            sqlx::query_as("UPDATE consent_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash")
-                .bind($org)
-                .fetch_one(&mut *$tx)
-                .await?;
+        let (seq, prev): (i64, String) = sqlx::query_as(
+            "UPDATE consent_heads SET seq = seq + 1 WHERE org_id = $1 RETURNING seq, hash",
+        )
+        .bind($org)
+        .fetch_one(&mut *$tx)
+        .await?;
         let entry = LedgerEntry::new($org, seq, prev, $contact, $list, $email, $action, $ev, $now);
         let hash = entry.hash();
-        sqlx::query(
-            "INSERT INTO consent_events (org_id, seq, contact_id, list_id, email, action, source, actor, token_id, ip, \
-             user_agent, text_shown, occurred_at, pii_digest, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(entry.org_id)
-        .bind(entry.seq)
-        .bind(entry.contact_id)
-        .bind(entry.list_id)
-        .bind($email)
-        .bind(&entry.action)
-        .bind(&entry.source)
-        .bind(&entry.actor)
-        .bind(entry.token_id)
-        .bind(&$ev.ip)
-        .bind(&$ev.user_agent)
-        .bind(&entry.text_shown)
-        .bind(entry.occurred_at)
-        .bind(&entry.pii_digest)
-        .bind(&entry.prev_hash)
-        .bind(&hash)
-        .execute(&mut *$tx)
-        .await?;
+        sqlx::query($crate::store::consent::INSERT_LEDGER)
+            .bind(entry.org_id)
+            .bind(entry.seq)
+            .bind(entry.contact_id)
+            .bind(entry.list_id)
+            .bind($email)
+            .bind(&entry.action)
+            .bind(&entry.source)
+            .bind(&entry.actor)
+            .bind(entry.token_id)
+            .bind(&$ev.ip)
+            .bind(&$ev.user_agent)
+            .bind(&entry.text_shown)
+            .bind(entry.occurred_at)
+            .bind(&entry.pii_digest)
+            .bind(&entry.prev_hash)
+            .bind(&hash)
+            .execute(&mut *$tx)
+            .await?;
         sqlx::query("UPDATE consent_heads SET hash = $2 WHERE org_id = $1")
             .bind($org)
             .bind(&hash)

@@ -6,6 +6,7 @@ mod contacts;
 mod jobs;
 mod lists;
 mod optins;
+mod optins_sqlite;
 mod orgs;
 mod tokens;
 mod users;

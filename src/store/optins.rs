@@ -95,6 +95,9 @@ impl Store {
     /// writes the ledger, and — at most once per resend interval — stores a confirmation token
     /// and queues the verification mail.
     pub async fn register_optin(&self, r: &Registration<'_>) -> StoreResult<RegistrationOutcome> {
+        if let Store::Sqlite(s) = self {
+            return super::optins_sqlite::register(&s.write, r).await;
+        }
         let org_id = r.org_id;
         let outcome = write_tx!(self, |tx| {
             let inserted: Option<i64> = insert_contact!(

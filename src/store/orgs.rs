@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::{on_read, safe, write_tx, Store, StoreResult};
+use super::{on_read, on_write, safe, write_tx, Store, StoreResult};
 use crate::domain::ledger::GENESIS_HASH;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -43,6 +43,26 @@ impl Store {
             org
         });
         Ok(org)
+    }
+
+    /// Sets the From address and name of the organisation's mails.
+    pub async fn set_org_sender(
+        &self,
+        org_id: i64,
+        email: &str,
+        name: Option<&str>,
+    ) -> StoreResult<()> {
+        on_write!(self, |p| {
+            sqlx::query(
+                "UPDATE organizations SET sender_email = $2, sender_name = $3 WHERE id = $1",
+            )
+            .bind(org_id)
+            .bind(email)
+            .bind(name)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
     }
 
     pub async fn list_orgs(&self) -> StoreResult<Vec<Org>> {

@@ -1,0 +1,18 @@
+-- wrk script: POSTs the Stager opt-in endpoint with a distinct address per request.
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  token = os.getenv("OPTIN_TOKEN")
+end
+
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/api/ticketshop/optin/register?token=" .. token ..
+    "&email=fan" .. id .. "x" .. counter .. "%40bench.example", {}, "")
+end
