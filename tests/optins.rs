@@ -22,6 +22,7 @@ both_backends!(
     expired_links_offer_a_new_mail_and_are_purged,
     preferences_page_ticks_and_unticks,
     lists_api_and_template_overrides,
+    blacklisted_addresses_get_no_mail,
 );
 
 struct Env {
@@ -847,4 +848,15 @@ async fn lists_api_and_template_overrides(backend: Backend) {
         ))
         .await;
     assert_eq!(res.status(), 422);
+}
+
+async fn blacklisted_addresses_get_no_mail(backend: Backend) {
+    let Some(e) = env(backend).await else { return };
+    let org = e.t.app.store.org_by_slug("paradiso").await.unwrap();
+    let email = handbill::domain::EmailAddress::parse("never@example.nl").unwrap();
+    handbill::services::consent::blacklist_add(&e.t.app, org.id, &email, &handbill::domain::ledger::Evidence::new("test", "test"))
+        .await
+        .unwrap();
+    assert_eq!(e.register("never@example.nl").await.status(), 202, "the answer reveals nothing");
+    assert!(e.mails().await.is_empty(), "a blacklisted address is not mailed, not even to verify");
 }

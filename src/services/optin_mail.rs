@@ -248,12 +248,7 @@ async fn recipient(
         );
         return Ok(None);
     }
-    let lang = contact
-        .language
-        .as_deref()
-        .or(Some(org.default_language.as_str()))
-        .and_then(|l| Language::parse(l).ok())
-        .unwrap_or(Language::Nl);
+    let lang = super::optins::contact_language(&contact, &org);
     Ok(Some((org, contact, lang)))
 }
 
@@ -271,6 +266,32 @@ async fn template(
         .await
         .map_err(transient)?
         .unwrap_or(default))
+}
+
+/// A mail from the organisation to the contact's address (no display name: it could carry
+/// text that a caller supplied).
+fn message(
+    app: &App,
+    org: &Org,
+    contact: &ContactRow,
+    subject: String,
+    html: String,
+    text: String,
+) -> Result<OutgoingMessage, SendError> {
+    Ok(OutgoingMessage {
+        from: sender(app, org)?,
+        to: Mailbox::new(
+            None,
+            EmailAddress::parse(&contact.email).map_err(|e| SendError::Permanent(e.to_string()))?,
+        ),
+        reply_to: None,
+        return_path: None,
+        subject,
+        text,
+        html: Some(html),
+        list_unsubscribe: None,
+        headers: vec![],
+    })
 }
 
 async fn send(app: &App, msg: &OutgoingMessage) -> Result<(), SendError> {
@@ -313,20 +334,8 @@ pub async fn send_verification(
     };
     let (subject, html, text) = render(&t, ctx).map_err(SendError::Permanent)?;
     // A transactional mail: no unsubscribe header, no contact data, only the organisation's texts.
-    let msg = OutgoingMessage {
-        from: sender(app, &org)?,
-        to: Mailbox::new(
-            None,
-            EmailAddress::parse(&contact.email).map_err(|e| SendError::Permanent(e.to_string()))?,
-        ),
-        reply_to: None,
-        return_path: None,
-        subject,
-        text,
-        html: Some(html),
-        list_unsubscribe: None,
-        headers: vec![("Auto-Submitted".into(), "auto-generated".into())],
-    };
+    let mut msg = message(app, &org, &contact, subject, html, text)?;
+    msg.headers = vec![("Auto-Submitted".into(), "auto-generated".into())];
     send(app, &msg).await
 }
 
@@ -382,24 +391,12 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
         contact => context! { first_name => contact.first_name.clone(), last_name => contact.last_name.clone() },
     };
     let (subject, html, text) = render(&t, ctx).map_err(SendError::Permanent)?;
-    let msg = OutgoingMessage {
-        from: sender(app, &org)?,
-        to: Mailbox::new(
-            None,
-            EmailAddress::parse(&contact.email).map_err(|e| SendError::Permanent(e.to_string()))?,
-        ),
-        reply_to: None,
-        return_path: None,
-        subject,
-        text,
-        html: Some(html),
-        list_unsubscribe: Some(ListUnsubscribe {
-            url: unsubscribe_url,
-            mailto: None,
-            one_click: true,
-        }),
-        headers: vec![],
-    };
+    let mut msg = message(app, &org, &contact, subject, html, text)?;
+    msg.list_unsubscribe = Some(ListUnsubscribe {
+        url: unsubscribe_url,
+        mailto: None,
+        one_click: true,
+    });
     send(app, &msg).await
 }
 

@@ -155,6 +155,25 @@ pub async fn register(
     }
 }
 
+/// A store result where "not found" is an answer, not an error.
+fn found<T>(r: Result<T, StoreError>) -> ServiceResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The language to address a contact in: its own, else its organisation's.
+pub fn contact_language(contact: &crate::store::ContactRow, org: &crate::store::Org) -> Language {
+    contact
+        .language
+        .as_deref()
+        .and_then(|l| Language::parse(l).ok())
+        .or_else(|| Language::parse(&org.default_language).ok())
+        .unwrap_or(Language::Nl)
+}
+
 /// What the confirmation page shows for a token.
 pub enum ConfirmState {
     /// Waiting for the contact's click: the lists and their texts in the contact's language.
@@ -183,23 +202,14 @@ async fn token_context(app: &App, secret: &str) -> ServiceResult<Option<TokenCon
     if secret.is_empty() || secret.len() > 100 {
         return Ok(None);
     }
-    let token = match app.store.confirm_token(&hash_token(secret)).await {
-        Ok(t) => t,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(token) = found(app.store.confirm_token(&hash_token(secret)).await)? else {
+        return Ok(None);
     };
     let org = app.store.org_by_id(token.org_id).await?;
-    let contact = match app.store.contact_by_id(org.id, token.contact_id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(contact) = found(app.store.contact_by_id(org.id, token.contact_id).await)? else {
+        return Ok(None);
     };
-    let lang = contact
-        .language
-        .as_deref()
-        .and_then(|l| Language::parse(l).ok())
-        .or_else(|| Language::parse(&org.default_language).ok())
-        .unwrap_or(Language::Nl);
+    let lang = contact_language(&contact, &org);
     let mut lists = Vec::new();
     for id in token.list_ids() {
         let l = app.store.list_by_id(org.id, id).await?;
@@ -385,22 +395,13 @@ async fn claims_contact(
     let Some(claims) = links::verify(&key, purpose, token) else {
         return Ok(None);
     };
-    let org = match app.store.org_by_id(claims.org_id).await {
-        Ok(o) => o,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(org) = found(app.store.org_by_id(claims.org_id).await)? else {
+        return Ok(None);
     };
-    let contact = match app.store.contact_by_id(org.id, claims.contact_id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(contact) = found(app.store.contact_by_id(org.id, claims.contact_id).await)? else {
+        return Ok(None);
     };
-    let lang = contact
-        .language
-        .as_deref()
-        .and_then(|l| Language::parse(l).ok())
-        .or_else(|| Language::parse(&org.default_language).ok())
-        .unwrap_or(Language::Nl);
+    let lang = contact_language(&contact, &org);
     Ok(Some((claims, org, contact, lang)))
 }
 
