@@ -854,9 +854,21 @@ async fn blacklisted_addresses_get_no_mail(backend: Backend) {
     let Some(e) = env(backend).await else { return };
     let org = e.t.app.store.org_by_slug("paradiso").await.unwrap();
     let email = handbill::domain::EmailAddress::parse("never@example.nl").unwrap();
-    handbill::services::consent::blacklist_add(&e.t.app, org.id, &email, &handbill::domain::ledger::Evidence::new("test", "test"))
-        .await
-        .unwrap();
-    assert_eq!(e.register("never@example.nl").await.status(), 202, "the answer reveals nothing");
-    assert!(e.mails().await.is_empty(), "a blacklisted address is not mailed, not even to verify");
+    handbill::services::consent::blacklist_add(
+        &e.t.app,
+        org.id,
+        &email,
+        &handbill::domain::ledger::Evidence::new("test", "test"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        e.register("never@example.nl").await.status(),
+        202,
+        "the answer reveals nothing"
+    );
+    assert!(
+        e.mails().await.is_empty(),
+        "a blacklisted address is not mailed, not even to verify"
+    );
 }
