@@ -37,19 +37,37 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(
-            // The span names the path but never the query string: compat APIs carry tokens there.
+            // The span names the path but never the query string (compat APIs carry tokens there),
+            // and hides the tokens in the paths of public pages.
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
                     .headers()
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(app)
+}
+
+/// A path fit for logs: public pages (`/p/confirm/TOKEN/…`) lose their token.
+fn loggable_path(path: &str) -> String {
+    match path
+        .strip_prefix("/p/")
+        .and_then(|rest| rest.split_once('/'))
+    {
+        Some((page, rest)) => {
+            let tail = rest
+                .split_once('/')
+                .map(|(_, t)| format!("/{t}"))
+                .unwrap_or_default();
+            format!("/p/{page}/***{tail}")
+        }
+        None => path.to_string(),
+    }
 }
 
 /// Serves until `shutdown` completes, then lets requests in flight finish.
@@ -65,4 +83,20 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_in_public_paths_are_hidden() {
+        assert_eq!(
+            super::loggable_path("/p/confirm/abcDEF123"),
+            "/p/confirm/***"
+        );
+        assert_eq!(
+            super::loggable_path("/p/confirm/abc/resend"),
+            "/p/confirm/***/resend"
+        );
+        assert_eq!(super::loggable_path("/api/v1/me"), "/api/v1/me");
+    }
 }

@@ -55,7 +55,13 @@ pub async fn signing_key(app: &App) -> ServiceResult<Vec<u8>> {
                     app.now(),
                 )
                 .await?;
-            Ok::<_, crate::services::ServiceError>(hex::decode(hex_key).unwrap_or_default())
+            match hex::decode(&hex_key) {
+                Ok(k) if k.len() >= 32 => Ok(k),
+                // Never sign with a damaged key: links would be forgeable.
+                _ => Err(crate::services::ServiceError::Internal(format!(
+                    "the stored {SECRET_NAME} is damaged"
+                ))),
+            }
         })
         .await?;
     Ok(key.clone())
