@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{redact_url, Config};
 use crate::mail::Transport;
+use crate::services::lists::ListCache;
 use crate::services::rate_limit::RateLimits;
 use crate::store::{ConnectOptions, Store};
 
@@ -18,6 +19,7 @@ pub struct App {
     /// The link signing key, loaded from the database on first use.
     pub secrets: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     pub limits: Arc<RateLimits>,
+    pub list_cache: Arc<ListCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,7 @@ impl App {
             limits: Arc::new(RateLimits::new(&config)),
             config: Arc::new(config),
             secrets: Arc::default(),
+            list_cache: Arc::default(),
         })
     }
 

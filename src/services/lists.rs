@@ -9,7 +9,7 @@ use super::{OrNotFound, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::domain::validation::{text, Collector};
 use crate::domain::{FieldError, Language, ListKey, ValidationError};
-use crate::store::{ListRow, ListText, MailTemplateRow, NewList};
+use crate::store::{ListRow, ListText, ListWithTexts, MailTemplateRow, NewList};
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_TEXT: usize = 2000;
@@ -158,6 +158,7 @@ pub async fn create(app: &App, org_id: i64, req: &CreateList) -> ServiceResult<L
                 e.into()
             }
         })?;
+    app.list_cache.forget(org_id);
     view(app, &row).await
 }
 
@@ -179,27 +180,59 @@ pub async fn all(app: &App, org_id: i64) -> ServiceResult<Vec<ListView>> {
 pub async fn archive(app: &App, org_id: i64, key: &str) -> ServiceResult<ListView> {
     let l = by_key(app, org_id, key).await?;
     app.store.archive_list(org_id, l.id, app.now()).await?;
+    app.list_cache.forget(org_id);
     view(app, &by_key(app, org_id, key).await?).await
 }
 
-/// The active lists named by `keys`, or the organisation's default list when there are none.
-/// Unknown and archived keys are one validation error naming them all.
-pub async fn resolve(app: &App, org_id: i64, keys: &[String]) -> ServiceResult<Vec<ListRow>> {
-    if keys.is_empty() {
-        return app
-            .store
-            .default_list(org_id)
-            .await
-            .map(|l| vec![l])
-            .map_err(|_| {
-                ValidationError::single(
-                    "optins",
-                    "no_default_optin",
-                    "name an opt-in: the organisation has no default",
-                )
-                .into()
-            });
+/// How long a node reuses list data it read for registrations; changes made on this node
+/// clear it at once, changes made on other nodes are seen within this time.
+const LIST_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+const LIST_CACHE_MAX: usize = 10_000;
+
+/// Cached lists of one organisation and key set, with the moment they were read.
+type CachedLists = (std::time::Instant, Vec<ListWithTexts>);
+
+/// Cached reads of lists and their texts for the registration hot path.
+#[derive(Default)]
+pub struct ListCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(i64, Vec<String>), CachedLists>>,
+}
+
+impl ListCache {
+    /// Forgets an organisation's lists (after a change on this node).
+    pub fn forget(&self, org_id: i64) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.retain(|(org, _), _| *org != org_id);
+        }
     }
+}
+
+async fn cached_lists(
+    app: &App,
+    org_id: i64,
+    keys: &[String],
+) -> ServiceResult<Vec<ListWithTexts>> {
+    let key = (org_id, keys.to_vec());
+    if let Ok(e) = app.list_cache.entries.lock() {
+        if let Some((at, lists)) = e.get(&key) {
+            if at.elapsed() < LIST_CACHE_TTL {
+                return Ok(lists.clone());
+            }
+        }
+    }
+    let lists = app.store.lists_with_texts(org_id, keys).await?;
+    if let Ok(mut e) = app.list_cache.entries.lock() {
+        if e.len() >= LIST_CACHE_MAX {
+            e.clear();
+        }
+        e.insert(key, (std::time::Instant::now(), lists.clone()));
+    }
+    Ok(lists)
+}
+
+/// The active lists named by `keys`, or the organisation's default list when there are none,
+/// each with its texts. Unknown and archived keys are one validation error naming them all.
+pub async fn resolve(app: &App, org_id: i64, keys: &[String]) -> ServiceResult<Vec<ListWithTexts>> {
     if keys.len() > 50 {
         return Err(ValidationError::single(
             "optins",
@@ -208,21 +241,29 @@ pub async fn resolve(app: &App, org_id: i64, keys: &[String]) -> ServiceResult<V
         )
         .into());
     }
-    let mut lists: Vec<ListRow> = Vec::new();
-    let mut unknown = Vec::new();
-    for k in keys {
-        match app.store.list_by_key(org_id, k.trim()).await {
-            Ok(l) if l.archived_at.is_none() => {
-                if !lists.iter().any(|x| x.id == l.id) {
-                    lists.push(l)
-                }
-            }
-            Ok(_) | Err(crate::store::StoreError::NotFound) => {
-                unknown.push(k.chars().take(64).collect::<String>())
-            }
-            Err(e) => return Err(e.into()),
-        }
+    let mut wanted: Vec<String> = keys.iter().map(|k| k.trim().to_string()).collect();
+    wanted.dedup();
+    let found = cached_lists(app, org_id, &wanted).await?;
+    if keys.is_empty() {
+        return match found.len() {
+            0 => Err(ValidationError::single(
+                "optins",
+                "no_default_optin",
+                "name an opt-in: the organisation has no default",
+            )
+            .into()),
+            _ => Ok(found),
+        };
     }
+    let unknown: Vec<String> = wanted
+        .iter()
+        .filter(|k| {
+            !found
+                .iter()
+                .any(|l| &l.list.key == *k && l.list.archived_at.is_none())
+        })
+        .map(|k| k.chars().take(64).collect())
+        .collect();
     if !unknown.is_empty() {
         return Err(ValidationError::single(
             "optins",
@@ -231,7 +272,7 @@ pub async fn resolve(app: &App, org_id: i64, keys: &[String]) -> ServiceResult<V
         )
         .into());
     }
-    Ok(lists)
+    Ok(found)
 }
 
 /// The text of a list in `lang`, falling back to the organisation's language and then to any.

@@ -82,36 +82,40 @@ pub async fn register(
     let (email, fields) = (email?, fields?);
     let lists = lists::resolve(app, who.org_id, &req.optins).await?;
     if req.consent == ConsentMode::Asserted {
-        if let Some(l) = lists.iter().find(|l| l.double_optin) {
+        if let Some(l) = lists.iter().find(|l| l.list.double_optin) {
             return Err(ValidationError::single(
                 "consent",
                 "confirmation_required",
                 format!(
                     "opt-in '{}' needs the contact's own confirmation (double opt-in)",
-                    l.key
+                    l.list.key
                 ),
             )
             .into());
         }
     }
-    let org = app.store.org_by_id(who.org_id).await?;
+    let org_language = lists
+        .first()
+        .map(|l| l.org_language.clone())
+        .unwrap_or_default();
     let lang = fields
         .language
         .map(|l| l.code().to_string())
-        .unwrap_or(org.default_language.clone());
-    let mut per_list = Vec::with_capacity(lists.len());
-    for l in &lists {
-        let texts = app.store.list_texts(org.id, l.id).await?;
-        let mut ev = evidence.clone();
-        ev.text_shown = pick(&texts, &lang, &org.default_language)
-            .map(|t| t.optin_text.clone())
-            .filter(|t| !t.is_empty());
-        per_list.push((l.id, ev));
-    }
+        .unwrap_or(org_language.clone());
+    let per_list: Vec<(i64, Evidence)> = lists
+        .iter()
+        .map(|l| {
+            let mut ev = evidence.clone();
+            ev.text_shown = pick(&l.texts, &lang, &org_language)
+                .map(|t| t.optin_text.clone())
+                .filter(|t| !t.is_empty());
+            (l.list.id, ev)
+        })
+        .collect();
     let secret = TokenSecret::generate("");
     let now = app.now();
     let secret_str = secret.expose().to_string();
-    let job = move |contact_id: i64, pending: &[i64]| {
+    let job = std::sync::Arc::new(move |contact_id: i64, pending: &[i64]| {
         let payload = VerificationJob {
             contact_id,
             token: secret_str.clone(),
@@ -121,25 +125,25 @@ pub async fn register(
             VERIFICATION.to_string(),
             serde_json::to_string(&payload).unwrap_or_default(),
         )
-    };
+    });
     let reg = Registration {
-        org_id: org.id,
-        email: &email,
+        org_id: who.org_id,
+        email,
         guid: contacts::new_guid(),
-        fields: &fields,
-        lists: &per_list,
+        fields,
+        lists: per_list,
         assert: req.consent == ConsentMode::Asserted,
         now,
         resend_before: now - i64::from(app.config.optin_resend_minutes) * 60_000,
         token_hash: secret.hash(),
         token_expires_at: now + i64::from(app.config.optin_link_days) * DAY_MS,
-        verification_job: &job,
+        verification_job: job,
         max_attempts: MAIL_ATTEMPTS,
     };
-    match app.store.register_optin(&reg).await {
+    match app.store.register_optin(reg).await {
         Ok(outcome) => {
             tracing::info!(
-                org = org.id,
+                org = who.org_id,
                 contact = outcome.contact_id,
                 changed = outcome.changed.len(),
                 mail = outcome.verification_queued,

@@ -39,6 +39,25 @@ pub struct NewList {
     pub texts: Vec<ListText>,
 }
 
+/// A list with all its texts and its organisation's language, read in one query.
+#[derive(Debug, Clone)]
+pub struct ListWithTexts {
+    pub list: ListRow,
+    pub texts: Vec<ListText>,
+    pub org_language: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListTextRow {
+    #[sqlx(flatten)]
+    list: ListRow,
+    default_language: String,
+    language: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    optin_text: Option<String>,
+}
+
 /// Numbers of new lists start here (MailingLijst's `l=` parameter is numeric).
 pub const FIRST_LIST_NUMBER: i64 = 100_000;
 
@@ -119,6 +138,53 @@ impl Store {
         .bind(org_id)
         .fetch_one(p)
         .await?))
+    }
+
+    /// The lists with these keys — or, with no keys, the default list — with their texts, in
+    /// one query (registration is a hot path).
+    pub async fn lists_with_texts(
+        &self,
+        org_id: i64,
+        keys: &[String],
+    ) -> StoreResult<Vec<ListWithTexts>> {
+        let filter = if keys.is_empty() {
+            "l.is_default AND l.archived_at IS NULL".to_string()
+        } else {
+            let params: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 2)).collect();
+            format!("l.key IN ({})", params.join(", "))
+        };
+        let sql = format!(
+            "SELECT l.org_id, l.id, l.key, l.number, l.double_optin, l.is_default, l.send_welcome, l.created_at, l.archived_at, \
+             o.default_language, t.language, t.name, t.description, t.optin_text \
+             FROM organizations o JOIN lists l ON l.org_id = o.id \
+             LEFT JOIN list_texts t ON t.org_id = l.org_id AND t.list_id = l.id \
+             WHERE o.id = $1 AND {filter} ORDER BY l.id, t.language"
+        );
+        let rows: Vec<ListTextRow> = on_read!(self, |p| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(org_id);
+            for k in keys {
+                q = q.bind(k);
+            }
+            q.fetch_all(p).await?
+        });
+        let mut out: Vec<ListWithTexts> = Vec::new();
+        for r in rows {
+            let text = r.language.map(|language| ListText {
+                language,
+                name: r.name.unwrap_or_default(),
+                description: r.description.unwrap_or_default(),
+                optin_text: r.optin_text.unwrap_or_default(),
+            });
+            match out.last_mut() {
+                Some(last) if last.list.id == r.list.id => last.texts.extend(text),
+                _ => out.push(ListWithTexts {
+                    list: r.list,
+                    texts: text.into_iter().collect(),
+                    org_language: r.default_language,
+                }),
+            }
+        }
+        Ok(out)
     }
 
     /// All subscriptions of a contact.

@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
 pub use jobs::{Job, JobCounts};
-pub use lists::{ListRow, ListText, NewList};
+pub use lists::{ListRow, ListText, ListWithTexts, NewList};
 pub use optins::{ConfirmTokenRow, MailTemplateRow, Registration, RegistrationOutcome};
 pub use orgs::Org;
 pub use tokens::{NewToken, TokenRow};
@@ -82,6 +82,8 @@ pub enum Backend {
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    /// Opt-in registrations are written in groups by one task (see `optins_sqlite`).
+    registrations: optins_sqlite::Registrations,
 }
 
 #[derive(Debug, Clone)]
@@ -225,7 +227,12 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Connect(e.to_string()))?
         };
-        Ok(Store::Sqlite(SqliteStore { write, read }))
+        let registrations = optins_sqlite::Registrations::start(write.clone());
+        Ok(Store::Sqlite(SqliteStore {
+            write,
+            read,
+            registrations,
+        }))
     }
 
     pub fn backend(&self) -> Backend {

@@ -11,16 +11,16 @@ use crate::domain::ledger::{Evidence, LedgerEntry};
 use crate::domain::{ConsentAction, ContactFields, EmailAddress};
 
 /// Builds a job's (kind, payload) for (contact id, list ids), once the ids are known.
-pub type JobBuilder = dyn Fn(i64, &[i64]) -> (String, String) + Sync;
+pub type JobBuilder = dyn Fn(i64, &[i64]) -> (String, String) + Send + Sync;
 
 /// A registration request, resolved and validated by the service.
-pub struct Registration<'a> {
+pub struct Registration {
     pub org_id: i64,
-    pub email: &'a EmailAddress,
+    pub email: EmailAddress,
     pub guid: String,
-    pub fields: &'a ContactFields,
+    pub fields: ContactFields,
     /// The lists asked for, each with the evidence of this request (the text shown differs).
-    pub lists: &'a [(i64, Evidence)],
+    pub lists: Vec<(i64, Evidence)>,
     /// Subscribe at once on the caller's assertion (single opt-in) instead of pending.
     pub assert: bool,
     pub now: i64,
@@ -30,7 +30,7 @@ pub struct Registration<'a> {
     pub token_hash: String,
     pub token_expires_at: i64,
     /// Builds the verification job's (kind, payload) for (contact id, pending list ids).
-    pub verification_job: &'a JobBuilder,
+    pub verification_job: std::sync::Arc<JobBuilder>,
     pub max_attempts: i64,
 }
 
@@ -94,18 +94,19 @@ impl Store {
     /// each list to pending (or subscribed when asserted) unless it is subscribed already,
     /// writes the ledger, and — at most once per resend interval — stores a confirmation token
     /// and queues the verification mail.
-    pub async fn register_optin(&self, r: &Registration<'_>) -> StoreResult<RegistrationOutcome> {
+    pub async fn register_optin(&self, r: Registration) -> StoreResult<RegistrationOutcome> {
         if let Store::Sqlite(s) = self {
-            return super::optins_sqlite::register(&s.write, r).await;
+            return s.registrations.register(r).await;
         }
+        let r = &r;
         let org_id = r.org_id;
         let outcome = write_tx!(self, |tx| {
             let inserted: Option<i64> = insert_contact!(
                 tx,
                 org_id,
                 &r.guid,
-                r.email,
-                r.fields,
+                &r.email,
+                &r.fields,
                 r.now,
                 "ON CONFLICT (org_id, email) DO NOTHING"
             );
@@ -121,7 +122,7 @@ impl Store {
             };
             let mut changed = Vec::new();
             let mut pending = Vec::new();
-            for (list_id, evidence) in r.lists {
+            for (list_id, evidence) in &r.lists {
                 let status = status_of!(tx, org_id, contact_id, *list_id);
                 match status.as_deref() {
                     // Never fall back from subscribed: that would let anyone unsubscribe anyone.
