@@ -23,6 +23,7 @@ both_backends!(
     preferences_page_ticks_and_unticks,
     lists_api_and_template_overrides,
     blacklisted_addresses_get_no_mail,
+    concurrent_registrations_are_each_applied_once,
 );
 
 struct Env {
@@ -871,4 +872,58 @@ async fn blacklisted_addresses_get_no_mail(backend: Backend) {
         e.mails().await.is_empty(),
         "a blacklisted address is not mailed, not even to verify"
     );
+}
+
+async fn concurrent_registrations_are_each_applied_once(backend: Backend) {
+    let Some(e) = env(backend).await else { return };
+    let app = &e.t.app;
+    let who = tokens::authenticate(app, &e.optin, "127.0.0.1".parse().unwrap())
+        .await
+        .unwrap();
+    // The same CRM id on two addresses: one of them must fail, alone.
+    let crm = |email: &str| handbill::services::optins::RegisterRequest {
+        email: email.into(),
+        fields: serde_json::from_value(json!({"external_id": "CRM-7"})).unwrap(),
+        ..Default::default()
+    };
+    let mut requests: Vec<handbill::services::optins::RegisterRequest> = (0..60)
+        .map(|i| handbill::services::optins::RegisterRequest {
+            email: format!("fan{}@example.nl", i % 40),
+            ..Default::default()
+        })
+        .collect();
+    requests.push(crm("crm-a@example.nl"));
+    requests.push(crm("crm-b@example.nl"));
+    let results = futures_util::future::join_all(requests.iter().map(|r| {
+        handbill::services::optins::register(
+            app,
+            &who,
+            r,
+            handbill::domain::ledger::Evidence::new("api", "test"),
+        )
+    }))
+    .await;
+    let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert_eq!(failed.len(), 1, "only the second CRM-7 fails: {failed:?}");
+    assert!(matches!(
+        failed[0],
+        Err(handbill::services::ServiceError::Conflict {
+            field: "external_id",
+            ..
+        })
+    ));
+    for i in 0..40 {
+        assert_eq!(
+            e.status(&format!("fan{i}@example.nl"), "news")
+                .await
+                .as_deref(),
+            Some("pending")
+        );
+    }
+    // One ledger entry and one verification mail per address, and the chain is whole.
+    let report = handbill::services::consent::verify(app, "paradiso")
+        .await
+        .unwrap();
+    assert_eq!((report.entries, report.first_broken), (41, None));
+    assert_eq!(e.mails().await.len(), 41);
 }
