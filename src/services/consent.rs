@@ -1,6 +1,6 @@
 //! Consent changes and the ledger that proves them.
 
-use super::{orgs, OrNotFound, ServiceResult};
+use super::{found, orgs, OrNotFound, ServiceResult};
 use crate::app::App;
 use crate::domain::ledger::Evidence;
 use crate::domain::{ConsentAction, EmailAddress, SuppressionReason, ValidationError};
@@ -50,12 +50,7 @@ pub async fn blacklist_add(
     email: &EmailAddress,
     evidence: &Evidence,
 ) -> ServiceResult<bool> {
-    let contact_id = app
-        .store
-        .contact_by_email(org_id, email)
-        .await
-        .ok()
-        .map(|c| c.id);
+    let contact_id = found(app.store.contact_by_email(org_id, email).await)?.map(|c| c.id);
     Ok(app
         .store
         .add_suppression(
@@ -77,12 +72,7 @@ pub async fn blacklist_remove(
     email: &EmailAddress,
     evidence: &Evidence,
 ) -> ServiceResult<bool> {
-    let contact_id = app
-        .store
-        .contact_by_email(org_id, email)
-        .await
-        .ok()
-        .map(|c| c.id);
+    let contact_id = found(app.store.contact_by_email(org_id, email).await)?.map(|c| c.id);
     Ok(app
         .store
         .remove_suppression(

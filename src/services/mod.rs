@@ -60,3 +60,12 @@ impl<T> OrNotFound<T> for Result<T, StoreError> {
         })
     }
 }
+
+/// A store result where "not found" is an answer, not an error; every other error stays one.
+pub(crate) fn found<T>(r: Result<T, StoreError>) -> ServiceResult<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -7,7 +7,7 @@ use super::links::{self, LinkClaims, Purpose};
 use super::lists::{self, pick};
 use super::optin_mail::{VerificationJob, WelcomeJob, VERIFICATION, WELCOME};
 use super::tokens::Principal;
-use super::{contacts, ServiceError, ServiceResult};
+use super::{contacts, found, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::clock::DAY_MS;
 use crate::domain::contact::ContactInput;
@@ -155,15 +155,6 @@ pub async fn register(
             field: "external_id",
             message: "another contact already has this external id".into(),
         }),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// A store result where "not found" is an answer, not an error.
-fn found<T>(r: Result<T, StoreError>) -> ServiceResult<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }

@@ -131,15 +131,6 @@ impl Store {
         .await?))
     }
 
-    pub async fn default_list(&self, org_id: i64) -> StoreResult<ListRow> {
-        on_read!(self, |p| Ok(sqlx::query_as(safe!(
-            "SELECT {COLUMNS} FROM lists WHERE org_id = $1 AND is_default AND archived_at IS NULL"
-        ))
-        .bind(org_id)
-        .fetch_one(p)
-        .await?))
-    }
-
     /// The lists with these keys — or, with no keys, the default list — with their texts, in
     /// one query (registration is a hot path).
     pub async fn lists_with_texts(

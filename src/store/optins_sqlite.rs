@@ -28,7 +28,7 @@ enum Val {
 
 /// Statements with numbered parameters that run as one query.
 #[derive(Default)]
-pub(super) struct Batch {
+struct Batch {
     sql: String,
     vals: Vec<Val>,
 }
