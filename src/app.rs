@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{redact_url, Config};
-use crate::mail::Transport;
+use crate::mail::{Throttle, Transport};
 use crate::services::lists::ListCache;
 use crate::services::rate_limit::RateLimits;
 use crate::store::{ConnectOptions, Store};
@@ -20,6 +20,8 @@ pub struct App {
     pub secrets: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     pub limits: Arc<RateLimits>,
     pub list_cache: Arc<ListCache>,
+    /// The pace of outgoing mailings on this node.
+    pub throttle: Arc<Throttle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,11 @@ impl App {
             clock,
             transport,
             limits: Arc::new(RateLimits::new(&config)),
+            throttle: Arc::new(Throttle::new(
+                config.mail_rate_per_second,
+                config.mail_rate_per_hour,
+                config.mail_domain_concurrency,
+            )),
             config: Arc::new(config),
             secrets: Arc::default(),
             list_cache: Arc::default(),

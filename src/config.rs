@@ -52,6 +52,28 @@ pub struct Config {
     /// Requests per second one API token may make (per node), and the burst it may use.
     pub token_rate_per_second: u32,
     pub token_rate_burst: u32,
+    /// This node's name in the delivery log (claims are `NAME#batch`); nodes sharing a
+    /// database need different names. Defaults to the host name.
+    pub node_name: Option<String>,
+    /// Messages a worker claims, renders and sends together; at most this many are in
+    /// doubt (`uncertain`) when a node is killed mid-send.
+    pub mail_batch_size: u32,
+    /// Most messages per second and per hour this node sends (0: no limit).
+    pub mail_rate_per_second: u32,
+    pub mail_rate_per_hour: u32,
+    /// Most messages in flight at once to one recipient domain.
+    pub mail_domain_concurrency: u32,
+    /// Attempts for a message the relay defers (4xx) before it counts as a bounce.
+    pub mail_max_attempts: u32,
+    /// First retry delay after a 4xx answer, in seconds (doubling each time).
+    pub mail_retry_secs: u32,
+    /// A scheduled mailing more than this many minutes late (the server was down) is not sent
+    /// on start: it waits for a person to send or reschedule it.
+    pub schedule_grace_minutes: u32,
+    /// Domain of the VERP bounce addresses (`bounces+…@DOMAIN`); defaults to mail_hostname.
+    pub bounce_domain: Option<String>,
+    /// Opens and clicks this many seconds after delivery or sooner count as security scanners.
+    pub scanner_window_secs: u32,
     /// Log filter (`info`, `handbill=debug,info`, …).
     pub log: String,
 }
@@ -78,6 +100,16 @@ impl Default for Config {
             optin_purge_grace_hours: 24,
             token_rate_per_second: 50,
             token_rate_burst: 100,
+            node_name: None,
+            mail_batch_size: 500,
+            mail_rate_per_second: 0,
+            mail_rate_per_hour: 0,
+            mail_domain_concurrency: 50,
+            mail_max_attempts: 5,
+            mail_retry_secs: 60,
+            schedule_grace_minutes: 15,
+            bounce_domain: None,
+            scanner_window_secs: 10,
             log: "info".into(),
         }
     }
@@ -181,13 +213,33 @@ impl Config {
         if self.smtp_timeout_secs == 0 {
             return bad("smtp_timeout_secs must be at least 1".into());
         }
-        if let Some(h) = &self.mail_hostname {
+        if self.mail_batch_size == 0
+            || self.mail_batch_size > 10_000
+            || self.mail_domain_concurrency == 0
+            || self.mail_max_attempts == 0
+            || self.mail_retry_secs == 0
+        {
+            return bad("mail_batch_size (1 to 10000), mail_domain_concurrency, mail_max_attempts and mail_retry_secs must be at least 1".into());
+        }
+        if let Some(n) = &self.node_name {
+            if n.is_empty() || n.len() > 64 || n.contains(['#', '%', '_']) {
+                return bad(format!(
+                    "node_name '{n}' must have 1 to 64 characters without #, % or _"
+                ));
+            }
+        }
+        for h in [&self.mail_hostname, &self.bounce_domain]
+            .into_iter()
+            .flatten()
+        {
             if h.is_empty()
                 || !h
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
             {
-                return bad(format!("mail_hostname '{h}' is not a host name"));
+                return bad(format!(
+                    "mail_hostname or bounce_domain '{h}' is not a host name"
+                ));
             }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
@@ -217,6 +269,23 @@ impl Config {
                 .and_then(|u| u.host_str().map(str::to_string))
                 .filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err())
                 .unwrap_or_else(|| "handbill.localhost".into())
+        })
+    }
+
+    pub fn bounce_domain(&self) -> String {
+        self.bounce_domain
+            .clone()
+            .unwrap_or_else(|| self.mail_hostname())
+    }
+
+    /// This node's name in the delivery log.
+    pub fn node_name(&self) -> String {
+        self.node_name.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().replace(['#', '%', '_'], "-"))
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "node".into())
         })
     }
 

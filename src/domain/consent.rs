@@ -29,6 +29,8 @@ macro_rules! string_enum {
     };
 }
 
+pub(crate) use string_enum;
+
 string_enum! {
     /// State of one contact on one list (opt-in).
     SubscriptionStatus {

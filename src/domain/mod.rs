@@ -7,7 +7,9 @@ pub mod ip;
 pub mod language;
 pub mod ledger;
 pub mod list_key;
+pub mod mailing;
 pub mod org;
+pub mod segment;
 pub mod token;
 pub mod validation;
 
@@ -17,6 +19,7 @@ pub use email::EmailAddress;
 pub use ip::IpAllowlist;
 pub use language::Language;
 pub use list_key::ListKey;
+pub use mailing::{DeliveryStatus, EventKind, MailingStatus};
 pub use org::OrgSlug;
 pub use token::{Scope, TokenSecret};
 pub use validation::{FieldError, ValidationError};

@@ -20,6 +20,7 @@ pub enum Scope {
     ListsWrite,
     MailingsRead,
     MailingsWrite,
+    TxSend,
     AutomationsRead,
     AutomationsTrigger,
     PartnerRead,
@@ -29,7 +30,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 15] = [
+    pub const ALL: [Scope; 16] = [
         Scope::Admin,
         Scope::OptinRegister,
         Scope::ConsentAssert,
@@ -39,6 +40,7 @@ impl Scope {
         Scope::ListsWrite,
         Scope::MailingsRead,
         Scope::MailingsWrite,
+        Scope::TxSend,
         Scope::AutomationsRead,
         Scope::AutomationsTrigger,
         Scope::PartnerRead,
@@ -58,6 +60,7 @@ impl Scope {
             Scope::ListsWrite => "lists:write",
             Scope::MailingsRead => "mailings:read",
             Scope::MailingsWrite => "mailings:write",
+            Scope::TxSend => "tx:send",
             Scope::AutomationsRead => "automations:read",
             Scope::AutomationsTrigger => "automations:trigger",
             Scope::PartnerRead => "partner:read",

@@ -53,18 +53,20 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// A path fit for logs: public pages (`/p/confirm/TOKEN/…`) lose their token.
+/// A path fit for logs: public pages (`/p/confirm/TOKEN/…`) and tracking links lose their token.
 fn loggable_path(path: &str) -> String {
-    match path
-        .strip_prefix("/p/")
-        .and_then(|rest| rest.split_once('/'))
-    {
+    let (prefix, rest) = match (path.strip_prefix("/p/"), path.strip_prefix("/t/")) {
+        (Some(rest), _) => ("/p/", rest),
+        (None, Some(rest)) => ("/t/", rest),
+        _ => return path.to_string(),
+    };
+    match rest.split_once('/') {
         Some((page, rest)) => {
             let tail = rest
                 .split_once('/')
                 .map(|(_, t)| format!("/{t}"))
                 .unwrap_or_default();
-            format!("/p/{page}/***{tail}")
+            format!("{prefix}{page}/***{tail}")
         }
         None => path.to_string(),
     }
@@ -98,5 +100,6 @@ mod tests {
             "/p/confirm/***/resend"
         );
         assert_eq!(super::loggable_path("/api/v1/me"), "/api/v1/me");
+        assert_eq!(super::loggable_path("/t/c/abc.def"), "/t/c/***");
     }
 }

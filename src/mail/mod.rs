@@ -1,8 +1,11 @@
 //! Mail: MIME composition and transports (SMTP relay or local Maildir outbox).
 
 mod compose;
+pub mod content;
 mod maildir;
 mod smtp;
+pub mod template;
+mod throttle;
 mod transport;
 
 pub use compose::{
@@ -10,4 +13,5 @@ pub use compose::{
 };
 pub use maildir::{Maildir, OutboxEntry};
 pub use smtp::{SmtpSettings, SmtpTls};
+pub use throttle::Throttle;
 pub use transport::{SendError, Transport};

@@ -174,7 +174,8 @@ impl SmtpRelay {
         &self.describe
     }
 
-    pub async fn send(&self, m: &ComposedMessage) -> Result<(), SendError> {
+    /// Sends `m`; on success, the relay's answer (e.g. `250 2.0.0 queued as 4F2A`).
+    pub async fn send(&self, m: &ComposedMessage) -> Result<String, SendError> {
         let parse = |a: &str| {
             a.parse::<lettre::Address>()
                 .map_err(|e| SendError::Permanent(format!("address {a} rejected: {e}")))
@@ -188,7 +189,11 @@ impl SmtpRelay {
         let envelope =
             Envelope::new(Some(from), to).map_err(|e| SendError::Permanent(e.to_string()))?;
         match self.inner.send_raw(&envelope, &m.raw).await {
-            Ok(_) => Ok(()),
+            Ok(r) => Ok(format!(
+                "{} {}",
+                r.code(),
+                r.message().collect::<Vec<_>>().join(" ")
+            )),
             Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
             Err(e) => Err(SendError::Transient(e.to_string())),
         }

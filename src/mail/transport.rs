@@ -52,7 +52,8 @@ impl Transport {
         }
     }
 
-    pub async fn send(&self, m: &ComposedMessage) -> Result<(), SendError> {
+    /// Hands `m` over; returns the relay's answer or the outbox file name.
+    pub async fn send(&self, m: &ComposedMessage) -> Result<String, SendError> {
         match self {
             Transport::Smtp(s) => s.send(m).await,
             Transport::Maildir(d) => {
@@ -61,7 +62,7 @@ impl Transport {
                 tokio::task::spawn_blocking(move || d.deliver(&raw))
                     .await
                     .map_err(|e| SendError::Transient(e.to_string()))?
-                    .map(|_| ())
+                    .map(|entry| format!("250 written to the outbox as {entry}"))
                     .map_err(|e| SendError::Transient(format!("outbox write failed: {e}")))
             }
         }

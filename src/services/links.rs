@@ -33,6 +33,8 @@ pub struct LinkClaims {
     pub org_id: i64,
     pub contact_id: i64,
     pub list_id: Option<i64>,
+    /// The message the link came in (mailings), so the unsubscribe counts for that mailing.
+    pub delivery_id: Option<i64>,
 }
 
 const SECRET_NAME: &str = "link_signing_key";
@@ -73,45 +75,103 @@ fn mac(key: &[u8], payload: &str) -> Vec<u8> {
     m.finalize().into_bytes()[..MAC_LEN].to_vec()
 }
 
-pub fn sign(key: &[u8], purpose: Purpose, c: LinkClaims) -> String {
-    let payload = format!(
-        "{}.{}.{}.{}",
-        purpose.tag(),
-        c.org_id,
-        c.contact_id,
-        c.list_id.unwrap_or(0)
-    );
+/// Signs `payload` (dot-separated, ASCII): `base64url(payload).base64url(mac)`.
+fn sign_payload(key: &[u8], payload: &str) -> String {
     format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(payload.as_bytes()),
-        URL_SAFE_NO_PAD.encode(mac(key, &payload))
+        URL_SAFE_NO_PAD.encode(mac(key, payload))
     )
 }
 
-/// Checks a signed token; None for anything forged, altered, truncated or meant for another purpose.
-pub fn verify(key: &[u8], purpose: Purpose, token: &str) -> Option<LinkClaims> {
+/// The payload of a signed token; None for anything forged, altered or truncated.
+fn open_payload(key: &[u8], token: &str) -> Option<String> {
     if token.len() > 200 {
         return None;
     }
     let (p, m) = token.split_once('.')?;
     let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
     let given = URL_SAFE_NO_PAD.decode(m).ok()?;
-    let mut check = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
-    check.update(payload.as_bytes());
-    check.verify_truncated_left(&given).ok()?;
     if given.len() != MAC_LEN {
         return None;
     }
+    let mut check = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    check.update(payload.as_bytes());
+    check.verify_truncated_left(&given).ok()?;
+    Some(payload)
+}
+
+pub fn sign(key: &[u8], purpose: Purpose, c: LinkClaims) -> String {
+    let mut payload = format!(
+        "{}.{}.{}.{}",
+        purpose.tag(),
+        c.org_id,
+        c.contact_id,
+        c.list_id.unwrap_or(0)
+    );
+    if let Some(d) = c.delivery_id {
+        payload.push_str(&format!(".{d}"));
+    }
+    sign_payload(key, &payload)
+}
+
+/// Checks a signed token; None for anything forged, altered, truncated or meant for another purpose.
+pub fn verify(key: &[u8], purpose: Purpose, token: &str) -> Option<LinkClaims> {
+    let payload = open_payload(key, token)?;
     let parts: Vec<&str> = payload.split('.').collect();
-    if parts.len() != 4 || parts[0] != purpose.tag() {
+    if !(parts.len() == 4 || parts.len() == 5) || parts[0] != purpose.tag() {
         return None;
     }
     let list: i64 = parts[3].parse().ok()?;
+    let delivery_id = match parts.get(4) {
+        Some(d) => Some(d.parse().ok()?),
+        None => None,
+    };
     Some(LinkClaims {
         org_id: parts[1].parse().ok()?,
         contact_id: parts[2].parse().ok()?,
         list_id: (list != 0).then_some(list),
+        delivery_id,
     })
+}
+
+/// Signs a tuple of ids for a tracking link (`tag` names its use: "o" open, "c" click, "v" view).
+pub fn sign_ids(key: &[u8], tag: &str, ids: &[i64]) -> String {
+    let mut payload = tag.to_string();
+    for id in ids {
+        payload.push_str(&format!(".{id}"));
+    }
+    sign_payload(key, &payload)
+}
+
+/// The ids of a tracking token signed with `tag`; exactly `n` of them or None.
+pub fn verify_ids(key: &[u8], tag: &str, token: &str, n: usize) -> Option<Vec<i64>> {
+    let payload = open_payload(key, token)?;
+    let mut parts = payload.split('.');
+    if parts.next()? != tag {
+        return None;
+    }
+    let ids: Vec<i64> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    (ids.len() == n).then_some(ids)
+}
+
+/// The local part of a VERP bounce address: `bounces+ORG-DELIVERY-MAC`.
+pub fn verp_local(key: &[u8], org_id: i64, delivery_id: i64) -> String {
+    let m = hex::encode(&mac(key, &format!("b.{org_id}.{delivery_id}"))[..5]);
+    format!("bounces+{org_id}-{delivery_id}-{m}")
+}
+
+/// (organisation, delivery) of a VERP local part made by [`verp_local`]; None when forged.
+pub fn parse_verp(key: &[u8], local: &str) -> Option<(i64, i64)> {
+    let rest = local.to_ascii_lowercase();
+    let rest = rest.strip_prefix("bounces+")?;
+    let mut it = rest.splitn(3, '-');
+    let org: i64 = it.next()?.parse().ok()?;
+    let delivery: i64 = it.next()?.parse().ok()?;
+    let given = it.next()?;
+    (verp_local(key, org, delivery) == local.to_ascii_lowercase())
+        .then_some((org, delivery))
+        .filter(|_| given.len() == 10)
 }
 
 pub fn confirm_url(app: &App, secret: &str) -> String {
@@ -148,6 +208,7 @@ mod tests {
             org_id: 3,
             contact_id: 42,
             list_id: Some(7),
+            delivery_id: None,
         };
         let t = sign(key, Purpose::Unsubscribe, c);
         assert_eq!(verify(key, Purpose::Unsubscribe, &t), Some(c));
@@ -175,6 +236,18 @@ mod tests {
             None
         );
         assert_eq!(verify(key, Purpose::Unsubscribe, "garbage"), None);
+        let from_mail = LinkClaims {
+            delivery_id: Some(99),
+            ..c
+        };
+        assert_eq!(
+            verify(
+                key,
+                Purpose::Unsubscribe,
+                &sign(key, Purpose::Unsubscribe, from_mail)
+            ),
+            Some(from_mail)
+        );
         let all = LinkClaims { list_id: None, ..c };
         assert_eq!(
             verify(
@@ -184,5 +257,19 @@ mod tests {
             ),
             Some(all)
         );
+    }
+
+    #[test]
+    fn tracking_ids_and_verp_addresses_are_bound_to_their_use() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let t = sign_ids(key, "c", &[1, 2, 3]);
+        assert_eq!(verify_ids(key, "c", &t, 3), Some(vec![1, 2, 3]));
+        assert_eq!(verify_ids(key, "o", &t, 3), None);
+        assert_eq!(verify_ids(key, "c", &t, 2), None);
+        let v = verp_local(key, 4, 1234);
+        assert!(v.starts_with("bounces+4-1234-"));
+        assert_eq!(parse_verp(key, &v), Some((4, 1234)));
+        assert_eq!(parse_verp(key, &v.replace("1234", "1235")), None);
+        assert_eq!(parse_verp(key, "bounces+4-1234-0000000000"), None);
     }
 }

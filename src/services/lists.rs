@@ -324,8 +324,8 @@ pub async fn put_template(
         ("text", t.text.as_ref()),
     ] {
         if let Some(src) = src {
-            if let Err(e) = super::optin_mail::check_template(src) {
-                c.push(FieldError::new(field, "template_syntax", e));
+            if let Err(e) = crate::mail::template::check(field, src) {
+                c.push(FieldError::new(field, "template_syntax", e.located()));
             }
         }
     }

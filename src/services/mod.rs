@@ -3,14 +3,19 @@
 
 pub mod consent;
 pub mod contacts;
+pub mod delivery;
 pub mod links;
 pub mod lists;
 pub mod mail;
+pub mod mailings;
 pub mod optin_mail;
 pub mod optins;
 pub mod orgs;
 pub mod rate_limit;
+pub mod segments;
+pub mod templates;
 pub mod tokens;
+pub mod tracking;
 pub mod users;
 
 use crate::domain::ValidationError;

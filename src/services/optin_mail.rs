@@ -2,7 +2,9 @@
 //! (auto-escaped templates; the organisation may override them per opt-in and language).
 //! The verification mail holds nothing the caller supplied: only the organisation's own texts.
 
-use minijinja::{context, Environment};
+use minijinja::context;
+
+use crate::mail::template::Compiled;
 use serde::{Deserialize, Serialize};
 
 use super::links::{self, LinkClaims};
@@ -27,17 +29,6 @@ pub struct VerificationJob {
 pub struct WelcomeJob {
     pub contact_id: i64,
     pub list_id: i64,
-}
-
-/// Checks template syntax; the error names the line.
-pub fn check_template(src: &str) -> Result<(), String> {
-    let env = Environment::new();
-    env.template_from_named_str("check.html", src)
-        .map(|_| ())
-        .map_err(|e| match e.line() {
-            Some(line) => format!("line {line}: {}", e.detail().unwrap_or("syntax error")),
-            None => e.to_string(),
-        })
 }
 
 struct Defaults {
@@ -135,75 +126,11 @@ fn default_welcome(d: &Defaults) -> MailTemplateRow {
     }
 }
 
-/// A plain-text part for an HTML body that has none: tags dropped, entities of the escaper
-/// decoded, white space tidied.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    let mut tag = String::new();
-    for c in html.chars() {
-        match (in_tag, c) {
-            (false, '<') => {
-                in_tag = true;
-                tag.clear();
-            }
-            (true, '>') => {
-                in_tag = false;
-                let t = tag
-                    .trim_start_matches('/')
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                if matches!(
-                    t.as_str(),
-                    "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "tr" | "ul"
-                ) {
-                    out.push('\n');
-                }
-            }
-            (true, c) => tag.push(c),
-            (false, c) => out.push(c),
-        }
-    }
-    let decoded = out
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#x27;", "'")
-        .replace("&#x2f;", "/")
-        .replace("&amp;", "&");
-    decoded
-        .lines()
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("\n")
-        .split("\n\n\n")
-        .collect::<Vec<_>>()
-        .join("\n\n")
-        .trim()
-        .to_string()
-}
-
 fn render(t: &MailTemplateRow, ctx: minijinja::Value) -> Result<(String, String, String), String> {
-    let env = Environment::new();
-    let subject = env
-        .render_named_str("subject.txt", &t.subject, &ctx)
-        .map_err(|e| e.to_string())?;
-    let html = env
-        .render_named_str("body.html", &t.html, &ctx)
-        .map_err(|e| e.to_string())?;
-    let text = match &t.text {
-        Some(src) => env
-            .render_named_str("body.txt", src, &ctx)
-            .map_err(|e| e.to_string())?,
-        None => html_to_text(&html),
-    };
-    Ok((
-        subject.split_whitespace().collect::<Vec<_>>().join(" "),
-        html,
-        text,
-    ))
+    let r = Compiled::new(&t.subject, &t.html, t.text.as_deref())
+        .map_err(|e| e.to_string())?
+        .render(&ctx)?;
+    Ok((r.subject, r.html, r.text))
 }
 
 fn transient(e: impl std::fmt::Display) -> SendError {
@@ -297,7 +224,7 @@ fn message(
 async fn send(app: &App, msg: &OutgoingMessage) -> Result<(), SendError> {
     let composed = compose(msg, &app.config.mail_hostname(), app.now())
         .map_err(|e| SendError::Permanent(e.to_string()))?;
-    app.transport.send(&composed).await
+    app.transport.send(&composed).await.map(|_| ())
 }
 
 pub async fn send_verification(
@@ -365,6 +292,7 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
         org_id,
         contact_id: contact.id,
         list_id: Some(job.list_id),
+        delivery_id: None,
     };
     let unsubscribe_url = links::unsubscribe_url(app, claims)
         .await
@@ -405,13 +333,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn template_errors_name_the_line() {
-        assert!(check_template("Hello {{ name }}").is_ok());
-        let e = check_template("line one\nline two {{ oops").unwrap_err();
-        assert!(e.starts_with("line 2"), "{e}");
-    }
-
-    #[test]
     fn defaults_render_escaped_in_every_language() {
         for l in Language::ALL {
             let d = defaults(l);
@@ -432,13 +353,5 @@ mod tests {
                 "{html}"
             );
         }
-    }
-
-    #[test]
-    fn html_to_text_keeps_words_and_breaks() {
-        assert_eq!(
-            html_to_text("<p>Hallo &amp; welkom</p><p>Tot <b>snel</b></p>"),
-            "Hallo & welkom\n\nTot snel"
-        );
     }
 }

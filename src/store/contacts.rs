@@ -68,7 +68,7 @@ impl ContactRow {
     }
 }
 
-const COLUMNS: &str = "org_id, id, guid, email, external_id, first_name, name_prefix, last_name, organisation, gender, \
+pub(super) const COLUMNS: &str = "org_id, id, guid, email, external_id, first_name, name_prefix, last_name, organisation, gender, \
      street, house_number, zipcode, city, country, mobile, phone, mail_format, active, language, source, import_code, \
      sync_id, attributes, score, created_at, updated_at";
 

@@ -75,9 +75,13 @@ impl Store {
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1 \
                  WHERE id IN (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT $4) RETURNING {COLUMNS}"
             ),
+            // The rows are picked once in a CTE: a `LIMIT … SKIP LOCKED` subquery inside `IN (…)`
+            // may be run again by the planner and pick more rows than asked for.
             Store::Postgres(_) => format!(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1 \
-                 WHERE id IN (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+                "WITH picked AS (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1 \
+                 FROM picked WHERE jobs.id = picked.id RETURNING {}",
+                COLUMNS.split(", ").map(|c| format!("jobs.{c}")).collect::<Vec<_>>().join(", ")
             ),
         };
         let mut jobs: Vec<Job> = on_write!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))

@@ -3,8 +3,10 @@
 
 mod consent;
 mod contacts;
+mod deliveries;
 mod jobs;
 mod lists;
+mod mailings;
 mod optins;
 mod optins_sqlite;
 mod orgs;
@@ -22,8 +24,10 @@ use sqlx::sqlite::{
 
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
+pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
 pub use jobs::{Job, JobCounts};
 pub use lists::{ListRow, ListText, ListWithTexts, NewList};
+pub use mailings::{MailingContent, MailingRow, NewTemplate, TemplateRow};
 pub use optins::{ConfirmTokenRow, MailTemplateRow, Registration, RegistrationOutcome};
 pub use orgs::Org;
 pub use tokens::{NewToken, TokenRow};

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::consent::{append_ledger, upsert_subscription};
 use super::contacts::insert_contact;
 use super::jobs::INSERT_JOB;
-use super::{on_read, on_write, write_tx, Store, StoreError, StoreResult};
+use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
 use crate::domain::ledger::{Evidence, LedgerEntry};
 use crate::domain::{ConsentAction, ContactFields, EmailAddress};
 
@@ -291,6 +291,16 @@ impl Store {
             .bind(contact_id)
             .execute(&mut *tx)
             .await?;
+            // The delivery log and mail events stay for the statistics, without the person.
+            for table in ["deliveries", "mail_events"] {
+                sqlx::query(safe!(
+                    "UPDATE {table} SET contact_id = NULL WHERE org_id = $1 AND contact_id = $2"
+                ))
+                .bind(org_id)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
+            }
             let r = sqlx::query("DELETE FROM contacts WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(contact_id)

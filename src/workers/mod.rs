@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
-use crate::services::{optin_mail, optins};
+use crate::services::{delivery, optin_mail, optins, templates};
 use crate::store::Job;
 
 /// Job kind: deliver one composed message.
@@ -43,7 +43,7 @@ async fn run_job(app: &App, job: &Job) -> Outcome {
                 Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
             };
             match app.transport.send(&msg).await {
-                Ok(()) => Outcome::Done,
+                Ok(_) => Outcome::Done,
                 Err(SendError::Transient(e)) => Outcome::Retry(e),
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),
             }
@@ -62,6 +62,16 @@ async fn run_job(app: &App, job: &Job) -> Outcome {
                 }
             };
             match sent {
+                Ok(()) => Outcome::Done,
+                Err(SendError::Transient(e)) => Outcome::Retry(e),
+                Err(SendError::Permanent(e)) => Outcome::Fatal(e),
+            }
+        }
+        templates::TX_JOB => {
+            let last = job.attempts >= job.max_attempts;
+            match templates::run_tx_job(app, job.org_id.unwrap_or_default(), &job.payload, last)
+                .await
+            {
                 Ok(()) => Outcome::Done,
                 Err(SendError::Transient(e)) => Outcome::Retry(e),
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),
@@ -104,11 +114,25 @@ pub async fn run_batch(
     Ok(n)
 }
 
-/// Runs batches until no job is due (for tests and the CLI; uses the injected clock).
+/// Sends what the mailings have due; errors are logged, the loop goes on.
+async fn mailings_tick(app: &App, node: &str) -> usize {
+    match delivery::tick(app, node).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "mailing delivery failed");
+            0
+        }
+    }
+}
+
+/// Runs jobs and mailing batches until nothing is due (for tests and the CLI; uses the
+/// injected clock).
 pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError> {
+    let node = app.config.node_name();
     let mut total = 0;
     loop {
-        let n = run_batch(app, "inline", app.config.worker_concurrency).await?;
+        let n = run_batch(app, "inline", app.config.worker_concurrency).await?
+            + mailings_tick(app, &node).await;
         if n == 0 {
             return Ok(total);
         }
@@ -116,10 +140,30 @@ pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError
     }
 }
 
+/// Marks the messages this node had in flight before it (re)started, and those of dead
+/// nodes, as `uncertain`: they are never sent again.
+pub async fn recover(app: &App) -> Result<u64, crate::store::StoreError> {
+    let n = app
+        .store
+        .recover_in_flight(&app.config.node_name(), app.now())
+        .await?;
+    if n > 0 {
+        tracing::warn!(
+            messages = n,
+            "messages in flight at the last stop are marked uncertain"
+        );
+    }
+    Ok(n)
+}
+
 /// The worker loop of `handbill serve`: polls for due jobs until `shutdown` turns true, then
 /// finishes the batch in hand.
 pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
-    let worker = format!("{}-{}", hostname(), std::process::id());
+    let node = app.config.node_name();
+    let worker = format!("{node}-{}", std::process::id());
+    if let Err(e) = recover(&app).await {
+        tracing::error!(error = %e, "could not recover the messages in flight");
+    }
     tracing::info!(%worker, "workers started");
     let mut last_purge = 0;
     loop {
@@ -141,7 +185,8 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
                 0
             }
         };
-        if ran == 0 {
+        let sent = mailings_tick(&app, &node).await;
+        if ran == 0 && sent == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = shutdown.changed() => {}
@@ -149,14 +194,6 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
         }
     }
     tracing::info!("workers stopped");
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "node".into())
 }
 
 #[cfg(test)]

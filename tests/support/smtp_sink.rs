@@ -25,6 +25,8 @@ pub enum Behaviour {
     Accept,
     /// Answer RCPT TO with this code (e.g. 450 or 550).
     RejectRcpt(u16),
+    /// Answer RCPT TO for this one address with this code; accept the others.
+    RejectRcptTo(String, u16),
     /// Answer the end of DATA with this code.
     RejectData(u16),
 }
@@ -213,6 +215,9 @@ impl SmtpSink {
                 } else if upper.starts_with("RCPT TO:") {
                     match self.behaviour.lock().unwrap().clone() {
                         Behaviour::RejectRcpt(code) => {
+                            format!("{code} {}.1.1 rejected by test\r\n", code / 100)
+                        }
+                        Behaviour::RejectRcptTo(who, code) if addr_of(&cmd[8..]) == who => {
                             format!("{code} {}.1.1 rejected by test\r\n", code / 100)
                         }
                         _ => {

@@ -2,8 +2,11 @@
 
 mod contacts;
 mod lists;
+mod mailings;
 mod me;
 mod optins;
+mod segments;
+mod templates;
 mod tokens;
 
 use axum::routing::{delete, get, post, put};
@@ -18,12 +21,20 @@ use crate::app::App;
     info(title = "Handbill API", description = "Consent-first audience mailing. Authenticate with `Authorization: Bearer TOKEN`; errors are RFC 9457 problem documents with a stable `code`."),
     paths(super::ops::healthz, super::ops::readyz, super::ops::metrics, me::me, tokens::create, tokens::list, tokens::rotate, tokens::revoke,
         optins::register, lists::index, lists::create, lists::show, lists::archive, lists::put_template,
-        contacts::create, contacts::index, contacts::show, contacts::update, contacts::erase, contacts::export),
+        contacts::create, contacts::index, contacts::show, contacts::update, contacts::erase, contacts::export,
+        mailings::index, mailings::create, mailings::show, mailings::update, mailings::send, mailings::pause, mailings::resume,
+        mailings::cancel, mailings::schedule, mailings::test, mailings::preview, mailings::stats, mailings::deliveries,
+        mailings::contact_deliveries, segments::preview, templates::index, templates::create, templates::show, templates::update, templates::tx),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
-        contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView)),
+        contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
+        crate::services::mailings::MailingInput, crate::services::mailings::MailingView, crate::store::DeliveryCounts, crate::services::mailings::DeliveryView,
+        crate::services::mailings::MailingStats, crate::services::mailings::LinkStats, crate::services::mailings::HourStats,
+        mailings::Schedule, mailings::TestSend, mailings::TestQueued, mailings::PreviewFor,
+        crate::services::segments::PreviewRequest, crate::services::segments::PreviewResult, crate::services::segments::SampleContact,
+        crate::services::templates::TemplateInput, crate::services::templates::TemplateView, crate::services::templates::TxRequest, crate::services::templates::TxAccepted)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"))
 )]
 pub struct ApiDoc;
 
@@ -69,4 +80,38 @@ pub fn router() -> Router<App> {
                 .delete(contacts::erase),
         )
         .route("/api/v1/contacts/{id}/export", get(contacts::export))
+        .route(
+            "/api/v1/contacts/{id}/deliveries",
+            get(mailings::contact_deliveries),
+        )
+        .route(
+            "/api/v1/mailings",
+            get(mailings::index).post(mailings::create),
+        )
+        .route(
+            "/api/v1/mailings/{id}",
+            get(mailings::show).put(mailings::update),
+        )
+        .route("/api/v1/mailings/{id}/send", post(mailings::send))
+        .route("/api/v1/mailings/{id}/pause", post(mailings::pause))
+        .route("/api/v1/mailings/{id}/resume", post(mailings::resume))
+        .route("/api/v1/mailings/{id}/cancel", post(mailings::cancel))
+        .route("/api/v1/mailings/{id}/schedule", post(mailings::schedule))
+        .route("/api/v1/mailings/{id}/test", post(mailings::test))
+        .route("/api/v1/mailings/{id}/preview", post(mailings::preview))
+        .route("/api/v1/mailings/{id}/stats", get(mailings::stats))
+        .route(
+            "/api/v1/mailings/{id}/deliveries",
+            get(mailings::deliveries),
+        )
+        .route("/api/v1/segments/preview", post(segments::preview))
+        .route(
+            "/api/v1/templates",
+            get(templates::index).post(templates::create),
+        )
+        .route(
+            "/api/v1/templates/{key}",
+            get(templates::show).put(templates::update),
+        )
+        .route("/api/v1/tx", post(templates::tx))
 }

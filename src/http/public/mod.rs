@@ -3,6 +3,7 @@
 //! Mail scanners that fetch links change nothing: only a POST from the page acts.
 
 mod i18n;
+mod tracking;
 
 use std::sync::OnceLock;
 
@@ -34,6 +35,9 @@ pub fn router() -> Router<App> {
             "/p/preferences/{token}",
             get(preferences_page).post(save_preferences),
         )
+        .route("/t/o/{token}", get(tracking::open))
+        .route("/t/c/{token}", get(tracking::click))
+        .route("/t/v/{token}", get(tracking::view))
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -122,7 +126,7 @@ fn browser_language(headers: &HeaderMap) -> Language {
         .unwrap_or(Language::En)
 }
 
-fn invalid(headers: &HeaderMap) -> Response {
+pub(super) fn invalid(headers: &HeaderMap) -> Response {
     message(
         StatusCode::NOT_FOUND,
         browser_language(headers),
@@ -134,7 +138,7 @@ fn invalid(headers: &HeaderMap) -> Response {
     )
 }
 
-fn failed(e: ServiceError) -> Response {
+pub(super) fn failed(e: ServiceError) -> Response {
     tracing::error!(error = %e, "public page failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,0 +1,260 @@
+//! Mail templates: MiniJinja with HTML auto-escaping for the HTML part, syntax checked when a
+//! template is saved (errors name the part, line and column), compiled once and rendered per
+//! recipient. Rendering is bounded ("fuel"), so no template can loop forever.
+
+use minijinja::Environment;
+use serde::Serialize;
+
+/// Instructions one render may execute: far above any real mail, far below a runaway loop.
+const FUEL: u64 = 2_000_000;
+
+/// A syntax error, located for the person who wrote the template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{part}: line {line}, column {column}: {message}")]
+pub struct TemplateError {
+    /// `subject`, `html` or `text`.
+    pub part: &'static str,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl TemplateError {
+    /// "line L, column C: what is wrong" (the part is named by the field it belongs to).
+    pub fn located(&self) -> String {
+        format!(
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+fn file_name(part: &'static str) -> &'static str {
+    match part {
+        "html" => "body.html",
+        "text" => "body.txt",
+        _ => "subject.txt",
+    }
+}
+
+fn locate(part: &'static str, src: &str, e: &minijinja::Error) -> TemplateError {
+    let line = e.line().unwrap_or(1);
+    let column = e
+        .range()
+        .map(|r| {
+            let start = r.start.min(src.len());
+            let line_start = src[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            src[line_start..start].chars().count() + 1
+        })
+        .unwrap_or(1);
+    TemplateError {
+        part,
+        line,
+        column,
+        message: e.detail().unwrap_or("syntax error").to_string(),
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
+    env
+}
+
+/// Checks the syntax of one part.
+pub fn check(part: &'static str, src: &str) -> Result<(), TemplateError> {
+    let env = environment();
+    env.template_from_named_str(file_name(part), src)
+        .map(|_| ())
+        .map_err(|e| locate(part, src, &e))
+}
+
+/// The three parts of a mail, compiled.
+pub struct Compiled {
+    env: Environment<'static>,
+    has_text: bool,
+}
+
+/// One rendered mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+impl Compiled {
+    pub fn new(subject: &str, html: &str, text: Option<&str>) -> Result<Self, TemplateError> {
+        let mut env = environment();
+        let parts = [
+            ("subject", Some(subject)),
+            ("html", Some(html)),
+            ("text", text),
+        ];
+        for (part, src) in parts {
+            if let Some(src) = src {
+                env.add_template_owned(file_name(part), src.to_string())
+                    .map_err(|e| locate(part, src, &e))?;
+            }
+        }
+        Ok(Self {
+            env,
+            has_text: text.is_some(),
+        })
+    }
+
+    /// Renders for one recipient; the text part is derived from the HTML when there is none.
+    pub fn render<S: Serialize>(&self, ctx: &S) -> Result<Rendered, String> {
+        let render = |name: &str| {
+            self.env
+                .get_template(name)
+                .and_then(|t| t.render(ctx))
+                .map_err(|e| e.to_string())
+        };
+        let subject = render("subject.txt")?;
+        let html = render("body.html")?;
+        let text = if self.has_text {
+            render("body.txt")?
+        } else {
+            html_to_text(&html)
+        };
+        Ok(Rendered {
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            html,
+            text,
+        })
+    }
+}
+
+/// A plain-text part for an HTML body that has none: tags dropped, entities of the escaper
+/// decoded, link targets kept after their text, white space tidied.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    let mut tag = String::new();
+    let mut pending_href: Vec<String> = Vec::new();
+    for c in html.chars() {
+        match (in_tag, c) {
+            (false, '<') => {
+                in_tag = true;
+                tag.clear();
+            }
+            (true, '>') => {
+                in_tag = false;
+                let closing = tag.starts_with('/');
+                let name = tag
+                    .trim_start_matches('/')
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if name == "a" && !closing {
+                    pending_href.push(attribute(&tag, "href").unwrap_or_default());
+                } else if name == "a" && closing {
+                    if let Some(h) = pending_href.pop().filter(|h| h.starts_with("http")) {
+                        out.push_str(&format!(" ( {h} )"));
+                    }
+                }
+                if matches!(
+                    name.as_str(),
+                    "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "tr" | "ul" | "table"
+                ) {
+                    out.push('\n');
+                }
+            }
+            (true, c) => tag.push(c),
+            (false, c) => out.push(c),
+        }
+    }
+    let decoded = unescape(&out);
+    decoded
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .split("\n\n\n")
+        .collect::<Vec<_>>()
+        .join("\n\n")
+        .trim()
+        .to_string()
+}
+
+/// Decodes the entities MiniJinja's escaper writes (and `&nbsp;`).
+pub fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&#x2F;", "/")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+}
+
+/// The value of `name="…"` (or `'…'`) in the inside of a tag.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(name) {
+        let at = from + i;
+        let rest = tag[at + name.len()..].trim_start();
+        let before_ok = at == 0 || lower.as_bytes()[at - 1].is_ascii_whitespace();
+        if before_ok {
+            if let Some(rest) = rest.strip_prefix('=') {
+                let rest = rest.trim_start();
+                let quote = rest.chars().next()?;
+                if quote == '"' || quote == '\'' {
+                    let end = rest[1..].find(quote)?;
+                    return Some(unescape(&rest[1..1 + end]));
+                }
+            }
+        }
+        from = at + name.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn syntax_errors_name_part_line_and_column() {
+        let e = check("html", "<p>Hi</p>\n<p>{{ contact.first_name </p>").unwrap_err();
+        assert_eq!(e.part, "html");
+        assert_eq!(e.line, 2);
+        assert!(e.column > 1, "{e:?}");
+        assert!(check("subject", "Hello {{ contact.first_name }}").is_ok());
+        assert!(check("text", "{% if x %}unclosed").is_err());
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_derived() {
+        let t = Compiled::new(
+            "Hi {{ name }}",
+            "<p>Hi {{ name }}</p><p><a href=\"https://venue.test/x?a=1&amp;b=2\">Tickets</a></p>",
+            None,
+        )
+        .unwrap();
+        let r = t.render(&context!(name => "<b>Zoë</b>")).unwrap();
+        assert_eq!(r.subject, "Hi <b>Zoë</b>");
+        assert!(r.html.contains("&lt;b&gt;Zoë&lt;&#x2f;b&gt;"));
+        assert_eq!(
+            r.text,
+            "Hi <b>Zoë</b>\n\nTickets ( https://venue.test/x?a=1&b=2 )"
+        );
+    }
+
+    #[test]
+    fn runaway_templates_stop() {
+        let t = Compiled::new(
+            "x",
+            "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}",
+            None,
+        )
+        .unwrap();
+        assert!(t.render(&context!()).is_err());
+    }
+}

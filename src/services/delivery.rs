@@ -1,0 +1,479 @@
+//! The delivery engine. Each tick, a worker starts the scheduled mailings whose time came
+//! (or holds them when they are far overdue), turns the audience of sending mailings into
+//! delivery rows chunk by chunk, then claims a batch of queued rows, re-checks consent,
+//! renders, hands the messages to the transport under the node's pace, and records every
+//! outcome. Nothing is sent that has no `sending` row committed first, so a crash leaves at
+//! most one batch in doubt (`uncertain`), and no recipient is ever sent a mailing twice.
+
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+
+use super::links::{self, LinkClaims, Purpose};
+use super::optins::contact_language;
+use super::{ServiceError, ServiceResult};
+use crate::app::App;
+use crate::domain::segment::Segment;
+use crate::domain::{DeliveryStatus, EmailAddress, EventKind};
+use crate::mail::content::{add_pixel, assemble_html, assemble_text, footer_words, rewrite_hrefs};
+use crate::mail::template::{Compiled, Rendered};
+use crate::mail::{compose, ComposedMessage, ListUnsubscribe, Mailbox, OutgoingMessage, SendError};
+use crate::store::{Claimed, ContactRow, MailingRow, Org, Outcome};
+
+/// Contact ids looked at per planning step.
+const PLAN_CHUNK: i64 = 5_000;
+/// How long a claimed batch is reserved for its node.
+const LEASE_MS: i64 = 10 * 60 * 1000;
+
+/// A mailing ready to render: compiled once, used for a whole batch.
+pub struct Prepared {
+    pub mailing: MailingRow,
+    pub org: Org,
+    compiled: Compiled,
+    /// Tracked link URL → index in the click URL.
+    links: HashMap<String, i64>,
+    list_ids: Vec<i64>,
+    list_key: String,
+    key: Vec<u8>,
+}
+
+/// Compiles a mailing (inside its layout, with the footer when needed).
+pub async fn prepare(app: &App, mailing: &MailingRow) -> ServiceResult<Prepared> {
+    let org = app.store.org_by_id(mailing.org_id).await?;
+    let layout = match mailing.layout_id {
+        Some(id) => Some(app.store.template_by_id(mailing.org_id, id).await?.html),
+        None => None,
+    };
+    let html = assemble_html(&mailing.html, layout.as_deref());
+    let text = mailing.text.as_deref().map(assemble_text);
+    let compiled = Compiled::new(&mailing.subject, &html, text.as_deref())
+        .map_err(|e| ServiceError::Internal(format!("mailing {}: {e}", mailing.id)))?;
+    let links = app
+        .store
+        .mailing_links(mailing.org_id, mailing.id)
+        .await?
+        .into_iter()
+        .enumerate()
+        .map(|(i, u)| (u, i as i64))
+        .collect();
+    let list_ids = app
+        .store
+        .mailing_list_ids(mailing.org_id, mailing.id)
+        .await?;
+    let list_key = match list_ids.first() {
+        Some(id) => app.store.list_by_id(mailing.org_id, *id).await?.key,
+        None => "mailing".into(),
+    };
+    Ok(Prepared {
+        mailing: mailing.clone(),
+        org,
+        compiled,
+        links,
+        list_ids,
+        list_key,
+        key: links::signing_key(app).await?,
+    })
+}
+
+/// The template variables of a contact.
+pub fn contact_vars(c: &ContactRow) -> Value {
+    let mut m = Map::new();
+    for (k, v) in [
+        ("email", Some(&c.email)),
+        ("external_id", c.external_id.as_ref()),
+        ("first_name", c.first_name.as_ref()),
+        ("name_prefix", c.name_prefix.as_ref()),
+        ("last_name", c.last_name.as_ref()),
+        ("organisation", c.organisation.as_ref()),
+        ("street", c.street.as_ref()),
+        ("house_number", c.house_number.as_ref()),
+        ("zipcode", c.zipcode.as_ref()),
+        ("city", c.city.as_ref()),
+        ("country", c.country.as_ref()),
+        ("mobile", c.mobile.as_ref()),
+        ("phone", c.phone.as_ref()),
+        ("language", c.language.as_ref()),
+    ] {
+        m.insert(
+            k.into(),
+            v.map_or(Value::Null, |s| Value::String(s.clone())),
+        );
+    }
+    m.insert("id".into(), json!(c.id));
+    m.insert("guid".into(), json!(c.guid));
+    m.insert("score".into(), json!(c.score));
+    m.insert(
+        "attributes".into(),
+        serde_json::from_str(&c.attributes).unwrap_or_else(|_| json!({})),
+    );
+    Value::Object(m)
+}
+
+/// URLs one recipient's mail carries.
+struct MailLinks {
+    unsubscribe: String,
+    preferences: String,
+    view: String,
+    open: String,
+}
+
+impl Prepared {
+    fn mail_links(&self, app: &App, contact_id: i64, delivery_id: i64) -> MailLinks {
+        let base = app.config.public_url();
+        let claims = LinkClaims {
+            org_id: self.org.id,
+            contact_id,
+            list_id: match self.list_ids.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            },
+            delivery_id: Some(delivery_id),
+        };
+        let ids = [self.org.id, delivery_id];
+        MailLinks {
+            unsubscribe: format!(
+                "{base}/p/unsubscribe/{}",
+                links::sign(&self.key, Purpose::Unsubscribe, claims)
+            ),
+            preferences: format!(
+                "{base}/p/preferences/{}",
+                links::sign(
+                    &self.key,
+                    Purpose::Preferences,
+                    LinkClaims {
+                        list_id: None,
+                        ..claims
+                    }
+                )
+            ),
+            view: format!("{base}/t/v/{}", links::sign_ids(&self.key, "v", &ids)),
+            open: format!("{base}/t/o/{}", links::sign_ids(&self.key, "o", &ids)),
+        }
+    }
+
+    /// Renders the mail of one recipient; `tracking` adds the pixel and click redirects.
+    pub fn render(
+        &self,
+        app: &App,
+        contact: &ContactRow,
+        delivery_id: i64,
+        tracking: bool,
+    ) -> Result<Rendered, String> {
+        let l = self.mail_links(app, contact.id, delivery_id);
+        let lang = contact_language(contact, &self.org);
+        let footer: Map<String, Value> = footer_words(lang.code())
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.into())))
+            .collect();
+        let ctx = json!({
+            "contact": contact_vars(contact),
+            "org": {"name": self.org.name},
+            "mailing": {"name": self.mailing.name, "subject": self.mailing.subject},
+            "links": {"unsubscribe": l.unsubscribe, "preferences": l.preferences, "view_in_browser": l.view},
+            "footer": footer,
+        });
+        let mut r = self.compiled.render(&ctx)?;
+        if tracking && self.mailing.track_clicks && !self.links.is_empty() {
+            let base = app.config.public_url();
+            r.html = rewrite_hrefs(&r.html, |href| {
+                self.links.get(href).map(|idx| {
+                    format!(
+                        "{base}/t/c/{}",
+                        links::sign_ids(&self.key, "c", &[self.org.id, delivery_id, *idx])
+                    )
+                })
+            });
+        }
+        if tracking && self.mailing.track_opens {
+            r.html = add_pixel(&r.html, &l.open);
+        }
+        Ok(r)
+    }
+
+    /// The whole message for one recipient, composed.
+    pub fn message(
+        &self,
+        app: &App,
+        contact: &ContactRow,
+        delivery_id: i64,
+    ) -> Result<ComposedMessage, String> {
+        let msg = self.outgoing(app, contact, delivery_id, true)?;
+        compose(&msg, &app.config.mail_hostname(), app.now()).map_err(|e| e.to_string())
+    }
+
+    /// The message for one recipient, with every header a marketing mail carries.
+    pub fn outgoing(
+        &self,
+        app: &App,
+        contact: &ContactRow,
+        delivery_id: i64,
+        tracking: bool,
+    ) -> Result<OutgoingMessage, String> {
+        let r = self.render(app, contact, delivery_id, tracking)?;
+        let to = EmailAddress::parse(&contact.email).map_err(|e| e.to_string())?;
+        let from = EmailAddress::parse(&self.mailing.from_email).map_err(|e| e.to_string())?;
+        let l = self.mail_links(app, contact.id, delivery_id);
+        let host = app.config.mail_hostname();
+        let bounce = format!(
+            "{}@{}",
+            links::verp_local(&self.key, self.org.id, delivery_id),
+            app.config.bounce_domain()
+        );
+        Ok(OutgoingMessage {
+            from: Mailbox::new(self.mailing.from_name.as_deref(), from),
+            to: Mailbox::new(None, to),
+            reply_to: self
+                .mailing
+                .reply_to
+                .as_deref()
+                .and_then(|r| EmailAddress::parse(r).ok())
+                .map(|e| Mailbox::new(None, e)),
+            return_path: EmailAddress::parse(&bounce).ok(),
+            subject: r.subject,
+            text: r.text,
+            html: (contact.mail_format != "text").then_some(r.html),
+            list_unsubscribe: Some(ListUnsubscribe {
+                url: l.unsubscribe,
+                mailto: None,
+                one_click: true,
+            }),
+            headers: vec![
+                (
+                    "List-Id".into(),
+                    format!("<{}.{}.{host}>", self.list_key, self.org.slug),
+                ),
+                (
+                    "Feedback-ID".into(),
+                    format!("m{}:{}:handbill", self.mailing.id, self.org.slug),
+                ),
+            ],
+        })
+    }
+}
+
+/// A 5xx answer about the mailbox itself (unknown user, disabled mailbox): the address is
+/// dead. Other permanent answers (policy, content) bounce the message but keep the address.
+pub fn is_mailbox_failure(answer: &str) -> bool {
+    let mut words = answer
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|w| !w.is_empty());
+    let enhanced = words
+        .clone()
+        .find(|w| w.matches('.').count() == 2 && w.starts_with("5."));
+    match enhanced {
+        Some(code) => code.starts_with("5.1.") || code == "5.2.1",
+        None => words.any(|w| matches!(w, "550" | "551" | "553")),
+    }
+}
+
+/// What to record for one message after the transport answered.
+fn outcome(
+    app: &App,
+    c: &Claimed,
+    email: &str,
+    result: Result<(String, String), SendError>,
+) -> Outcome {
+    let mut o = Outcome {
+        delivery_id: c.delivery_id,
+        status: DeliveryStatus::Sent,
+        message_id: None,
+        smtp_response: None,
+        retry_at: None,
+        event: None,
+        suppress: None,
+    };
+    match result {
+        Ok((message_id, answer)) => {
+            o.message_id = Some(message_id);
+            o.smtp_response = Some(answer);
+        }
+        Err(SendError::Transient(e)) if c.attempts < i64::from(app.config.mail_max_attempts) => {
+            let delay =
+                i64::from(app.config.mail_retry_secs) * 1000 * (1 << (c.attempts - 1).clamp(0, 16));
+            o.status = DeliveryStatus::Queued;
+            o.retry_at = Some(app.now() + delay);
+            o.smtp_response = Some(e);
+        }
+        Err(SendError::Transient(e)) => {
+            o.status = DeliveryStatus::Bounced;
+            o.event = Some((EventKind::BounceSoft, None));
+            o.smtp_response = Some(format!("gave up after {} attempts: {e}", c.attempts));
+        }
+        Err(SendError::Permanent(e)) => {
+            o.status = DeliveryStatus::Bounced;
+            if is_mailbox_failure(&e) {
+                o.event = Some((EventKind::BounceHard, None));
+                o.suppress = Some(email.to_string());
+            } else {
+                o.event = Some((EventKind::BounceSoft, None));
+            }
+            o.smtp_response = Some(e);
+        }
+    }
+    o
+}
+
+/// Sends one claimed batch and returns the outcomes.
+async fn send_batch(app: &App, p: &Prepared, claimed: Vec<Claimed>) -> Vec<Outcome> {
+    let parallel = (app.config.smtp_pool_size as usize * 2).max(8);
+    futures_util::stream::iter(claimed)
+        .map(|c| async move {
+            let Some(contact) = &c.contact else {
+                return Outcome {
+                    delivery_id: c.delivery_id,
+                    status: DeliveryStatus::Skipped,
+                    message_id: None,
+                    smtp_response: Some("no longer subscribed, suppressed or erased".into()),
+                    retry_at: None,
+                    event: None,
+                    suppress: None,
+                };
+            };
+            let msg = match p.message(app, contact, c.delivery_id) {
+                Ok(m) => m,
+                Err(e) => {
+                    return Outcome {
+                        delivery_id: c.delivery_id,
+                        status: DeliveryStatus::Failed,
+                        message_id: None,
+                        smtp_response: Some(format!("could not build the message: {e}")),
+                        retry_at: None,
+                        event: None,
+                        suppress: None,
+                    }
+                }
+            };
+            let domain = contact.email.rsplit('@').next().unwrap_or_default();
+            let _slot = app.throttle.acquire(domain).await;
+            let result = app
+                .transport
+                .send(&msg)
+                .await
+                .map(|answer| (msg.message_id.clone(), answer));
+            outcome(app, &c, &contact.email, result)
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await
+}
+
+/// Starts due scheduled mailings, or holds those more than the grace period late.
+async fn start_due(app: &App) -> ServiceResult<()> {
+    let now = app.now();
+    let grace = i64::from(app.config.schedule_grace_minutes) * 60_000;
+    for m in app.store.due_mailings(now).await? {
+        if now - m.scheduled_at.unwrap_or(now) > grace {
+            tracing::warn!(
+                mailing = m.id,
+                "scheduled mailing is overdue: held until someone sends or reschedules it"
+            );
+            app.store.hold_mailing(m.org_id, m.id, now).await?;
+        } else {
+            super::mailings::start(app, &m).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One round of work for the mailings; returns how many messages were handled.
+pub async fn tick(app: &App, node: &str) -> ServiceResult<usize> {
+    start_due(app).await?;
+    let mut handled = 0;
+    for m in app.store.sending_mailings().await? {
+        if !m.planned {
+            let segment = match &m.segment {
+                Some(s) => Some(
+                    serde_json::from_str::<Value>(s)
+                        .ok()
+                        .and_then(|v| Segment::parse(&v).ok())
+                        .ok_or_else(|| {
+                            ServiceError::Internal(format!(
+                                "mailing {}: stored segment is invalid",
+                                m.id
+                            ))
+                        })?,
+                ),
+                None => None,
+            };
+            let (_, done) = app
+                .store
+                .plan_deliveries(m.org_id, m.id, segment.as_ref(), PLAN_CHUNK, app.now())
+                .await?;
+            if !done {
+                handled += 1;
+            }
+        }
+        handled += send_mailing_batch(app, &m, node).await?;
+    }
+    Ok(handled)
+}
+
+async fn send_mailing_batch(app: &App, m: &MailingRow, node: &str) -> ServiceResult<usize> {
+    let now = app.now();
+    let claim = format!("{node}#{}", uuid::Uuid::new_v4().simple());
+    let claimed = app
+        .store
+        .claim_deliveries(
+            m.org_id,
+            m.id,
+            &claim,
+            i64::from(app.config.mail_batch_size),
+            now + LEASE_MS,
+            now,
+        )
+        .await?;
+    if claimed.is_empty() {
+        let fresh = app.store.mailing(m.org_id, m.id).await?;
+        if fresh.planned
+            && app
+                .store
+                .finish_mailing_if_done(m.org_id, m.id, now)
+                .await?
+        {
+            tracing::info!(mailing = m.id, "mailing sent");
+        }
+        return Ok(0);
+    }
+    let n = claimed.len();
+    let outcomes = match prepare(app, m).await {
+        Ok(p) => send_batch(app, &p, claimed).await,
+        Err(e) => {
+            // Release the batch untouched: nothing was sent.
+            tracing::error!(mailing = m.id, error = %e, "cannot prepare mailing");
+            claimed
+                .iter()
+                .map(|c| Outcome {
+                    delivery_id: c.delivery_id,
+                    status: DeliveryStatus::Queued,
+                    message_id: None,
+                    smtp_response: Some(e.to_string()),
+                    retry_at: Some(now + 60_000),
+                    event: None,
+                    suppress: None,
+                })
+                .collect()
+        }
+    };
+    app.store
+        .record_outcomes(m.org_id, Some(m.id), &outcomes, app.now())
+        .await?;
+    metrics::counter!("handbill_mailing_messages_total").increment(n as u64);
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailbox_failures_are_told_from_policy_refusals() {
+        assert!(is_mailbox_failure(
+            "permanent error (550): 5.1.1 rejected by test"
+        ));
+        assert!(is_mailbox_failure("550 5.2.1 mailbox disabled"));
+        assert!(is_mailbox_failure("550 no such user"));
+        assert!(!is_mailbox_failure("554 5.7.1 message refused as spam"));
+        assert!(!is_mailbox_failure("552 5.3.4 message too big"));
+    }
+}

@@ -1,0 +1,345 @@
+//! Reusable templates: layouts (a mailing's HTML goes where the layout says `{{ content }}`)
+//! and transactional templates (order confirmations and the like, sent one at a time through
+//! `POST /api/v1/tx`, outside the consent rules but recorded in the delivery log).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::contacts::find_or_create;
+use super::delivery::{contact_vars, is_mailbox_failure};
+use super::{found, OrNotFound, ServiceError, ServiceResult};
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::domain::contact::ContactInput;
+use crate::domain::validation::{required_text, Collector};
+use crate::domain::{DeliveryStatus, EmailAddress, EventKind, FieldError, ListKey};
+use crate::mail::content::LAYOUT_SLOT;
+use crate::mail::template::{self, Compiled};
+use crate::mail::{compose, ComposedMessage, Mailbox, OutgoingMessage, SendError};
+use crate::store::{NewTemplate, Outcome, TemplateRow};
+
+/// Job kind: send one transactional message.
+pub const TX_JOB: &str = "mail.tx";
+const TX_MAX_ATTEMPTS: i64 = 8;
+const MAX_DATA_BYTES: usize = 64 * 1024;
+
+/// `POST /api/v1/templates` and `PUT /api/v1/templates/{key}`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateInput {
+    /// Ignored by PUT (a key never changes).
+    pub key: Option<String>,
+    /// `layout` or `transactional`.
+    pub kind: Option<String>,
+    pub name: String,
+    /// Required for transactional templates.
+    pub subject: Option<String>,
+    pub html: String,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TemplateView {
+    pub key: String,
+    pub kind: String,
+    pub name: String,
+    pub subject: Option<String>,
+    pub html: String,
+    pub text: Option<String>,
+    pub updated_at: String,
+}
+
+fn view(t: TemplateRow) -> TemplateView {
+    TemplateView {
+        key: t.key,
+        kind: t.kind,
+        name: t.name,
+        subject: t.subject,
+        html: t.html,
+        text: t.text,
+        updated_at: rfc3339(t.updated_at),
+    }
+}
+
+fn validate(
+    kind: &str,
+    input: &TemplateInput,
+) -> Result<NewTemplate, crate::domain::ValidationError> {
+    let mut c = Collector::default();
+    let name = c.take(required_text("name", &input.name, 200));
+    if !matches!(kind, "layout" | "transactional") {
+        c.push(FieldError::new(
+            "kind",
+            "invalid_kind",
+            "layout or transactional",
+        ));
+    }
+    let subject = input.subject.clone().filter(|s| !s.trim().is_empty());
+    if kind == "transactional" && subject.is_none() {
+        c.push(FieldError::new(
+            "subject",
+            "required",
+            "a transactional template needs a subject",
+        ));
+    }
+    if input.html.trim().is_empty() || input.html.len() > super::mailings::MAX_HTML {
+        c.push(FieldError::new(
+            "html",
+            "invalid_html",
+            "1 byte to 512 KiB of HTML",
+        ));
+    }
+    if kind == "layout" && input.html.matches(LAYOUT_SLOT).count() != 1 {
+        c.push(FieldError::new(
+            "html",
+            "layout_slot_missing",
+            format!("a layout contains {LAYOUT_SLOT} exactly once"),
+        ));
+    }
+    for (part, src) in [
+        ("subject", subject.as_deref()),
+        ("html", Some(input.html.as_str())),
+        ("text", input.text.as_deref()),
+    ] {
+        if let Some(src) = src {
+            if let Err(e) = template::check(part, src) {
+                c.push(FieldError::new(part, "template_syntax", e.located()));
+            }
+        }
+    }
+    c.finish()?;
+    Ok(NewTemplate {
+        key: String::new(),
+        kind: kind.into(),
+        name: name.unwrap_or_default(),
+        subject,
+        html: input.html.clone(),
+        text: input.text.clone().filter(|t| !t.trim().is_empty()),
+    })
+}
+
+pub async fn create(app: &App, org_id: i64, input: &TemplateInput) -> ServiceResult<TemplateView> {
+    let key = ListKey::parse(input.key.as_deref().unwrap_or(""))?;
+    let mut t = validate(input.kind.as_deref().unwrap_or(""), input)?;
+    t.key = key.as_str().into();
+    match app.store.insert_template(org_id, &t, app.now()).await {
+        Ok(row) => Ok(view(row)),
+        Err(e) if e.is_conflict_on("key") || e.is_conflict_on("templates") => {
+            Err(ServiceError::Conflict {
+                field: "key",
+                message: "a template with this key exists".into(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn update(
+    app: &App,
+    org_id: i64,
+    key: &str,
+    input: &TemplateInput,
+) -> ServiceResult<TemplateView> {
+    let old = app
+        .store
+        .template_by_key(org_id, key)
+        .await
+        .or_not_found("template")?;
+    let t = validate(&old.kind, input)?;
+    Ok(view(
+        app.store
+            .update_template(org_id, key, &t, app.now())
+            .await?,
+    ))
+}
+
+pub async fn get(app: &App, org_id: i64, key: &str) -> ServiceResult<TemplateView> {
+    Ok(view(
+        app.store
+            .template_by_key(org_id, key)
+            .await
+            .or_not_found("template")?,
+    ))
+}
+
+pub async fn all(app: &App, org_id: i64) -> ServiceResult<Vec<TemplateView>> {
+    Ok(app
+        .store
+        .templates(org_id)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect())
+}
+
+/// `POST /api/v1/tx`: one transactional mail to one address, now.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TxRequest {
+    /// Key of a transactional template.
+    pub template: String,
+    /// The recipient; a contact is created when the address is new (without any subscription).
+    pub to: String,
+    /// Values for the template, as `{{ data.order_number }}`.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TxAccepted {
+    pub delivery_id: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TxJob {
+    delivery_id: i64,
+    message: ComposedMessage,
+}
+
+pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<TxAccepted> {
+    let mut c = Collector::default();
+    let to = c.take(EmailAddress::parse(&req.to).map_err(|e| e.for_field("to")));
+    let data = Value::Object(req.data.clone().unwrap_or_default());
+    if data.to_string().len() > MAX_DATA_BYTES {
+        c.push(FieldError::new(
+            "data",
+            "too_large",
+            "data takes at most 64 KiB",
+        ));
+    }
+    let t = match found(app.store.template_by_key(org_id, &req.template).await)? {
+        Some(t) if t.kind == "transactional" => Some(t),
+        _ => {
+            c.push(FieldError::new(
+                "template",
+                "unknown_template",
+                "there is no transactional template with this key",
+            ));
+            None
+        }
+    };
+    let org = app.store.org_by_id(org_id).await?;
+    let from = match org.sender_email.as_deref().map(EmailAddress::parse) {
+        Some(Ok(e)) => Some(e),
+        _ => {
+            c.push(FieldError::new(
+                "from",
+                "no_sender",
+                "set the organisation's sender address first",
+            ));
+            None
+        }
+    };
+    c.finish()?;
+    let (Some(to), Some(t), Some(from)) = (to, t, from) else {
+        return Err(ServiceError::Internal("validated above".into()));
+    };
+    let (contact, _) = find_or_create(app, org_id, &to, &ContactInput::default()).await?;
+    let ctx = json!({"contact": contact_vars(&contact), "org": {"name": org.name}, "data": data});
+    let rendered = Compiled::new(
+        t.subject.as_deref().unwrap_or(""),
+        &t.html,
+        t.text.as_deref(),
+    )
+    .and_then(|c| {
+        c.render(&ctx).map_err(|e| template::TemplateError {
+            part: "html",
+            line: 1,
+            column: 1,
+            message: e,
+        })
+    })
+    .map_err(|e| crate::domain::ValidationError::single("data", "render_failed", e.to_string()))?;
+    let host = app.config.mail_hostname();
+    let key = super::links::signing_key(app).await?;
+    let now = app.now();
+    let message = |delivery_id: i64| -> Result<ComposedMessage, String> {
+        let msg = OutgoingMessage {
+            from: Mailbox::new(org.sender_name.as_deref(), from.clone()),
+            to: Mailbox::new(None, to.clone()),
+            reply_to: None,
+            return_path: EmailAddress::parse(&format!(
+                "{}@{}",
+                super::links::verp_local(&key, org_id, delivery_id),
+                app.config.bounce_domain()
+            ))
+            .ok(),
+            subject: rendered.subject.clone(),
+            text: rendered.text.clone(),
+            html: Some(rendered.html.clone()),
+            list_unsubscribe: None,
+            headers: vec![(
+                "Feedback-ID".into(),
+                format!("tx-{}:{}:handbill", t.key, org.slug),
+            )],
+        };
+        compose(&msg, &host, now).map_err(|e| e.to_string())
+    };
+    // Whatever can be wrong with the message shows here, before anything is written.
+    message(0).map_err(|e| crate::domain::ValidationError::single("data", "invalid_message", e))?;
+    let delivery_id = app
+        .store
+        .queue_tx_message(
+            org_id,
+            t.id,
+            contact.id,
+            TX_JOB,
+            TX_MAX_ATTEMPTS,
+            now,
+            |id| {
+                let job = TxJob {
+                    delivery_id: id,
+                    message: message(id)?,
+                };
+                serde_json::to_string(&job).map_err(|e| e.to_string())
+            },
+        )
+        .await?;
+    Ok(TxAccepted { delivery_id })
+}
+
+/// Runs a transactional send job: Ok(true) when finished (sent or given up), Err for a
+/// temporary failure the job queue retries.
+pub async fn run_tx_job(
+    app: &App,
+    org_id: i64,
+    payload: &str,
+    last_attempt: bool,
+) -> Result<(), SendError> {
+    let job: TxJob = serde_json::from_str(payload)
+        .map_err(|e| SendError::Permanent(format!("bad payload: {e}")))?;
+    let result = app.transport.send(&job.message).await;
+    let mut o = Outcome {
+        delivery_id: job.delivery_id,
+        status: DeliveryStatus::Sent,
+        message_id: Some(job.message.message_id.clone()),
+        smtp_response: None,
+        retry_at: None,
+        event: None,
+        suppress: None,
+    };
+    match &result {
+        Ok(answer) => o.smtp_response = Some(answer.clone()),
+        Err(SendError::Transient(e)) if !last_attempt => {
+            tracing::warn!(delivery = job.delivery_id, error = %e, "transactional mail deferred");
+            return Err(SendError::Transient(e.clone()));
+        }
+        Err(SendError::Transient(e) | SendError::Permanent(e)) => {
+            o.status = DeliveryStatus::Bounced;
+            o.smtp_response = Some(e.clone());
+            o.event = Some((
+                if is_mailbox_failure(e) {
+                    EventKind::BounceHard
+                } else {
+                    EventKind::BounceSoft
+                },
+                None,
+            ));
+        }
+    }
+    app.store
+        .record_outcomes(org_id, None, &[o], app.now())
+        .await
+        .map_err(|e| SendError::Transient(e.to_string()))?;
+    Ok(())
+}
