@@ -46,6 +46,8 @@ pub struct SmtpSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     behaviour: Arc<Mutex<Behaviour>>,
+    /// Milliseconds the server waits before answering the end of DATA (a slow relay).
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
     credentials: Option<(String, String)>,
     tls: Tls,
 }
@@ -85,6 +87,7 @@ impl SmtpSink {
             addr: listener.local_addr().unwrap(),
             received: Arc::default(),
             behaviour: Arc::new(Mutex::new(Behaviour::Accept)),
+            delay_ms: Arc::default(),
             credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
             tls,
         };
@@ -109,6 +112,12 @@ impl SmtpSink {
 
     pub fn set_behaviour(&self, b: Behaviour) {
         *self.behaviour.lock().unwrap() = b;
+    }
+
+    /// Makes the server wait this long before accepting each message.
+    pub fn set_delay(&self, d: std::time::Duration) {
+        self.delay_ms
+            .store(d.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -245,6 +254,10 @@ impl SmtpSink {
                                 l
                             };
                             data.extend_from_slice(&l);
+                        }
+                        let delay = self.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+                        if delay > 0 {
+                            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
                         }
                         match self.behaviour.lock().unwrap().clone() {
                             Behaviour::RejectData(code) => {
