@@ -74,6 +74,25 @@ pub struct Config {
     pub bounce_domain: Option<String>,
     /// Opens and clicks this many seconds after delivery or sooner count as security scanners.
     pub scanner_window_secs: u32,
+    /// Soft bounces of one contact after which its address is suppressed.
+    pub soft_bounce_limit: u32,
+    /// Where the bounce listener accepts returned mail (DSN) and complaints (ARF) for the VERP
+    /// addresses, e.g. `0.0.0.0:25`; unset: no listener.
+    pub bounce_listen: Option<SocketAddr>,
+    /// The relay provider, whose webhooks report bounces: `ses`, `postmark`, `sendgrid` or
+    /// `mailgun`. Outgoing mail then carries the provider's metadata header with its VERP
+    /// reference.
+    pub mail_provider: Option<String>,
+    /// Credentials the Postmark webhook sends (HTTP basic auth).
+    pub postmark_webhook_user: Option<String>,
+    pub postmark_webhook_password: Option<String>,
+    /// Mailgun's HTTP webhook signing key.
+    pub mailgun_signing_key: Option<String>,
+    /// SendGrid's event webhook verification key (base64, as SendGrid shows it).
+    pub sendgrid_public_key: Option<String>,
+    /// SNS topics whose SES notifications are accepted (ARNs).
+    #[serde(deserialize_with = "string_or_list")]
+    pub ses_topic_arns: Vec<String>,
     /// Log filter (`info`, `handbill=debug,info`, …).
     pub log: String,
 }
@@ -110,6 +129,14 @@ impl Default for Config {
             schedule_grace_minutes: 15,
             bounce_domain: None,
             scanner_window_secs: 10,
+            soft_bounce_limit: 3,
+            bounce_listen: None,
+            mail_provider: None,
+            postmark_webhook_user: None,
+            postmark_webhook_password: None,
+            mailgun_signing_key: None,
+            sendgrid_public_key: None,
+            ses_topic_arns: Vec::new(),
             log: "info".into(),
         }
     }
@@ -220,6 +247,16 @@ impl Config {
             || self.mail_retry_secs == 0
         {
             return bad("mail_batch_size (1 to 10000), mail_domain_concurrency, mail_max_attempts and mail_retry_secs must be at least 1".into());
+        }
+        if let Some(p) = &self.mail_provider {
+            if !matches!(p.as_str(), "ses" | "postmark" | "sendgrid" | "mailgun") {
+                return bad(format!(
+                    "mail_provider '{p}' is not ses, postmark, sendgrid or mailgun"
+                ));
+            }
+        }
+        if self.soft_bounce_limit == 0 {
+            return bad("soft_bounce_limit must be at least 1".into());
         }
         if let Some(n) = &self.node_name {
             if n.is_empty() || n.len() > 64 || n.contains(['#', '%', '_']) {

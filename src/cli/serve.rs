@@ -20,6 +20,25 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> 
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers =
         (!args.no_workers).then(|| tokio::spawn(crate::workers::run(app.clone(), stop_rx.clone())));
+    let bounces = match app.config.bounce_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for bounces on {addr}"))?;
+            tracing::info!("bounce listener on smtp://{}", listener.local_addr()?);
+            let mut stop = stop_rx.clone();
+            let app = app.clone();
+            Some(tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = crate::services::bounces::listen(app, listener, stopped).await {
+                    tracing::error!(error = %e, "bounce listener failed");
+                }
+            }))
+        }
+        None => None,
+    };
 
     if args.workers_only {
         shutdown_signal().await;
@@ -35,6 +54,9 @@ pub async fn serve(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> 
     let _ = stop_tx.send(true);
     if let Some(w) = workers {
         let _ = w.await;
+    }
+    if let Some(b) = bounces {
+        let _ = b.await;
     }
     app.store.close().await;
     Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 mod ops;
 pub mod public;
+mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,6 +34,9 @@ pub fn router(app: App) -> Router {
         .merge(api::router())
         .merge(public::router())
         .route("/api/ticketshop/optin/register", post(compat::stager::register))
+        .route("/webhooks/postmark", post(webhooks::postmark))
+        .route("/webhooks/mailgun", post(webhooks::mailgun))
+        .route("/webhooks/sendgrid", post(webhooks::sendgrid))
         .fallback(error::not_found)
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -2,7 +2,9 @@
 
 mod compose;
 pub mod content;
+pub mod inbound;
 mod maildir;
+pub mod reports;
 mod smtp;
 pub mod template;
 mod throttle;

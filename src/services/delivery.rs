@@ -215,11 +215,19 @@ impl Prepared {
         let from = EmailAddress::parse(&self.mailing.from_email).map_err(|e| e.to_string())?;
         let l = self.mail_links(app, contact.id, delivery_id);
         let host = app.config.mail_hostname();
-        let bounce = format!(
-            "{}@{}",
-            links::verp_local(&self.key, self.org.id, delivery_id),
-            app.config.bounce_domain()
-        );
+        let verp = links::verp_local(&self.key, self.org.id, delivery_id);
+        let bounce = format!("{verp}@{}", app.config.bounce_domain());
+        let mut headers = vec![
+            (
+                "List-Id".to_string(),
+                format!("<{}.{}.{host}>", self.list_key, self.org.slug),
+            ),
+            (
+                "Feedback-ID".to_string(),
+                format!("m{}:{}:handbill", self.mailing.id, self.org.slug),
+            ),
+        ];
+        headers.extend(provider_headers(app.config.mail_provider.as_deref(), &verp));
         Ok(OutgoingMessage {
             from: Mailbox::new(self.mailing.from_name.as_deref(), from),
             to: Mailbox::new(None, to),
@@ -238,18 +246,26 @@ impl Prepared {
                 mailto: None,
                 one_click: true,
             }),
-            headers: vec![
-                (
-                    "List-Id".into(),
-                    format!("<{}.{}.{host}>", self.list_key, self.org.slug),
-                ),
-                (
-                    "Feedback-ID".into(),
-                    format!("m{}:{}:handbill", self.mailing.id, self.org.slug),
-                ),
-            ],
+            headers,
         })
     }
+}
+
+/// Headers that make a relay provider report the message's VERP reference in its webhooks.
+pub fn provider_headers(provider: Option<&str>, verp_local: &str) -> Vec<(String, String)> {
+    let (name, value) = match provider {
+        Some("postmark") => ("X-PM-Metadata-handbill", verp_local.to_string()),
+        Some("mailgun") => (
+            "X-Mailgun-Variables",
+            format!("{{\"handbill\": \"{verp_local}\"}}"),
+        ),
+        Some("sendgrid") => (
+            "X-SMTPAPI",
+            format!("{{\"unique_args\": {{\"handbill\": \"{verp_local}\"}}}}"),
+        ),
+        _ => return Vec::new(),
+    };
+    vec![(name.to_string(), value)]
 }
 
 /// A 5xx answer about the mailbox itself (unknown user, disabled mailbox): the address is

@@ -1,6 +1,7 @@
 //! Use cases. Every entry point (native API, compat APIs, CLI, admin UI, imports) calls these
 //! functions, so behaviour is the same whichever way a request arrives.
 
+pub mod bounces;
 pub mod consent;
 pub mod contacts;
 pub mod delivery;
@@ -17,6 +18,7 @@ pub mod templates;
 pub mod tokens;
 pub mod tracking;
 pub mod users;
+pub mod webhooks;
 
 use crate::domain::ValidationError;
 use crate::store::StoreError;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::contacts::find_or_create;
-use super::delivery::{contact_vars, is_mailbox_failure};
+use super::delivery::{contact_vars, is_mailbox_failure, provider_headers};
 use super::{found, OrNotFound, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::clock::rfc3339;
@@ -254,24 +254,23 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
     let key = super::links::signing_key(app).await?;
     let now = app.now();
     let message = |delivery_id: i64| -> Result<ComposedMessage, String> {
+        let verp = super::links::verp_local(&key, org_id, delivery_id);
+        let mut headers = vec![(
+            "Feedback-ID".to_string(),
+            format!("tx-{}:{}:handbill", t.key, org.slug),
+        )];
+        headers.extend(provider_headers(app.config.mail_provider.as_deref(), &verp));
         let msg = OutgoingMessage {
             from: Mailbox::new(org.sender_name.as_deref(), from.clone()),
             to: Mailbox::new(None, to.clone()),
             reply_to: None,
-            return_path: EmailAddress::parse(&format!(
-                "{}@{}",
-                super::links::verp_local(&key, org_id, delivery_id),
-                app.config.bounce_domain()
-            ))
-            .ok(),
+            return_path: EmailAddress::parse(&format!("{verp}@{}", app.config.bounce_domain()))
+                .ok(),
             subject: rendered.subject.clone(),
             text: rendered.text.clone(),
             html: Some(rendered.html.clone()),
             list_unsubscribe: None,
-            headers: vec![(
-                "Feedback-ID".into(),
-                format!("tx-{}:{}:handbill", t.key, org.slug),
-            )],
+            headers: headers.clone(),
         };
         compose(&msg, &host, now).map_err(|e| e.to_string())
     };

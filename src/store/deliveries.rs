@@ -538,6 +538,42 @@ impl Store {
         })
     }
 
+    /// Marks a message the relay had accepted as bounced (a DSN or webhook came back).
+    pub async fn mark_bounced(
+        &self,
+        org_id: i64,
+        id: i64,
+        detail: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        on_write!(self, |p| {
+            sqlx::query(
+                "UPDATE deliveries SET status = 'bounced', smtp_response = $3, updated_at = $4 \
+                 WHERE org_id = $1 AND id = $2 AND status IN ('sent', 'uncertain')",
+            )
+            .bind(org_id)
+            .bind(id)
+            .bind(detail)
+            .bind(now)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Soft bounces recorded for a contact (all mailings).
+    pub async fn soft_bounces(&self, org_id: i64, contact_id: i64) -> StoreResult<i64> {
+        on_read!(self, |p| {
+            Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM mail_events WHERE org_id = $1 AND contact_id = $2 AND kind = 'bounce_soft'"
+        )
+        .bind(org_id)
+        .bind(contact_id)
+        .fetch_one(p)
+        .await?)
+        })
+    }
+
     pub async fn insert_event(&self, org_id: i64, ev: &NewEvent, now: i64) -> StoreResult<()> {
         write_tx!(self, |tx| {
             insert_event!(tx, org_id, ev, now);
@@ -620,23 +656,5 @@ impl Store {
         .fetch_all(p)
         .await?)
         })
-    }
-
-    /// Whether this contact already has an event of `kind` for the delivery (unique opens).
-    pub async fn has_event(
-        &self,
-        org_id: i64,
-        delivery_id: i64,
-        kind: EventKind,
-    ) -> StoreResult<bool> {
-        on_read!(self, |p| Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM mail_events WHERE org_id = $1 AND delivery_id = $2 AND kind = $3"
-        )
-        .bind(org_id)
-        .bind(delivery_id)
-        .bind(kind.as_str())
-        .fetch_one(p)
-        .await?
-            > 0))
     }
 }

@@ -1,0 +1,176 @@
+//! What comes back after sending: bounces and complaints, from returned mail (DSN/ARF to the
+//! VERP address) or from a relay's webhook. A hard bounce or a complaint suppresses the
+//! address at once (a complaint also unsubscribes it from everything, in the consent ledger);
+//! soft bounces suppress it after `soft_bounce_limit` of them.
+
+use super::{found, ServiceResult};
+use crate::app::App;
+use crate::domain::ledger::Evidence;
+use crate::domain::{ConsentAction, EventKind, SuppressionReason};
+use crate::mail::reports::{classify, ReportKind};
+use crate::store::NewEvent;
+
+/// Applies one bounce or complaint about delivery `delivery_id`; false when there is no such
+/// delivery (a forged or very old reference).
+pub async fn apply(
+    app: &App,
+    org_id: i64,
+    delivery_id: i64,
+    kind: ReportKind,
+    source: &str,
+    detail: &str,
+) -> ServiceResult<bool> {
+    let Some(d) = found(app.store.delivery(org_id, delivery_id).await)? else {
+        return Ok(false);
+    };
+    let now = app.now();
+    let detail: String = detail.chars().take(1000).collect();
+    let event = match kind {
+        ReportKind::Hard => EventKind::BounceHard,
+        ReportKind::Soft => EventKind::BounceSoft,
+        ReportKind::Complaint => EventKind::Complaint,
+    };
+    app.store
+        .insert_event(
+            org_id,
+            &NewEvent {
+                mailing_id: d.mailing_id,
+                delivery_id: Some(d.id),
+                contact_id: d.contact_id,
+                kind: event,
+                link_idx: None,
+                flagged: false,
+                source: source.into(),
+                detail: Some(detail.clone()),
+            },
+            now,
+        )
+        .await?;
+    if kind != ReportKind::Complaint {
+        app.store.mark_bounced(org_id, d.id, &detail, now).await?;
+    }
+    let Some(contact_id) = d.contact_id else {
+        return Ok(true);
+    };
+    let Some(contact) = found(app.store.contact_by_id(org_id, contact_id).await)? else {
+        return Ok(true);
+    };
+    let suppress = match kind {
+        ReportKind::Hard => Some((SuppressionReason::HardBounce, detail.clone())),
+        ReportKind::Complaint => Some((SuppressionReason::Complaint, detail.clone())),
+        ReportKind::Soft => {
+            let n = app.store.soft_bounces(org_id, contact_id).await?;
+            (n >= i64::from(app.config.soft_bounce_limit)).then(|| {
+                (
+                    SuppressionReason::HardBounce,
+                    format!("{n} soft bounces; last: {detail}"),
+                )
+            })
+        }
+    };
+    let evidence = Evidence {
+        source: source.into(),
+        ..Evidence::default()
+    };
+    if let Some((reason, note)) = suppress {
+        app.store
+            .add_suppression(
+                org_id,
+                &contact.email,
+                reason,
+                Some(&note),
+                Some(contact_id),
+                &evidence,
+                now,
+            )
+            .await?;
+    }
+    if kind == ReportKind::Complaint {
+        // Marking mail as spam withdraws consent: every subscription ends, in the ledger.
+        for s in app.store.contact_subscriptions(org_id, contact_id).await? {
+            if s.status == "subscribed" || s.status == "pending" {
+                app.store
+                    .change_subscription(
+                        org_id,
+                        contact_id,
+                        s.list_id,
+                        &contact.email,
+                        ConsentAction::Unsubscribe,
+                        &evidence,
+                        now,
+                    )
+                    .await?;
+            }
+        }
+    }
+    tracing::info!(delivery = d.id, kind = ?kind, "bounce or complaint recorded");
+    Ok(true)
+}
+
+/// The (organisation, delivery) of the first valid VERP address in `text`.
+pub fn find_verp(key: &[u8], text: &str) -> Option<(i64, i64)> {
+    let lower = text.to_ascii_lowercase();
+    lower.match_indices("bounces+").find_map(|(i, _)| {
+        let local: String = lower[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '+' || *c == '-')
+            .collect();
+        super::links::parse_verp(key, &local)
+    })
+}
+
+/// Handles a message received by the bounce listener for `recipients` (already checked to be
+/// VERP or feedback addresses). Returns how many reports were applied.
+pub async fn receive(app: &App, recipients: &[String], raw: &[u8]) -> ServiceResult<usize> {
+    let Some(report) = classify(raw) else {
+        tracing::debug!("mail to the bounce address that is no report: ignored");
+        return Ok(0);
+    };
+    let key = super::links::signing_key(app).await?;
+    let mut targets: Vec<(i64, i64)> = recipients
+        .iter()
+        .filter_map(|r| find_verp(&key, r))
+        .collect();
+    if targets.is_empty() {
+        targets.extend(find_verp(&key, &report.original));
+    }
+    let mut applied = 0;
+    for (org, delivery) in targets {
+        if apply(app, org, delivery, report.kind, "dsn", &report.detail).await? {
+            applied += 1;
+        }
+    }
+    Ok(applied)
+}
+
+/// Runs the bounce listener on `listener` until `shutdown`: it accepts mail for the valid VERP
+/// addresses and `fbl@` (feedback loops) of the bounce domain.
+pub async fn listen(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> ServiceResult<()> {
+    let key = super::links::signing_key(&app).await?;
+    let domain = app.config.bounce_domain().to_ascii_lowercase();
+    let accept = move |addr: &str| {
+        let lower = addr.to_ascii_lowercase();
+        match lower.rsplit_once('@') {
+            Some((local, d)) if d == domain => {
+                local == "fbl" || super::links::parse_verp(&key, local).is_some()
+            }
+            _ => false,
+        }
+    };
+    let host = app.config.mail_hostname();
+    let deliver = move |rcpts: Vec<String>, raw: Vec<u8>| {
+        let app = app.clone();
+        async move {
+            receive(&app, &rcpts, &raw)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    };
+    crate::mail::inbound::serve(listener, host, accept, deliver, shutdown).await;
+    Ok(())
+}
