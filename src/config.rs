@@ -93,6 +93,9 @@ pub struct Config {
     /// SNS topics whose SES notifications are accepted (ARNs).
     #[serde(deserialize_with = "string_or_list")]
     pub ses_topic_arns: Vec<String>,
+    /// SNS signing certificates kept on disk (URL → PEM file), used instead of fetching them
+    /// (for nodes without outbound HTTPS).
+    pub sns_certificate_files: std::collections::BTreeMap<String, PathBuf>,
     /// Log filter (`info`, `handbill=debug,info`, …).
     pub log: String,
 }
@@ -137,6 +140,7 @@ impl Default for Config {
             mailgun_signing_key: None,
             sendgrid_public_key: None,
             ses_topic_arns: Vec::new(),
+            sns_certificate_files: Default::default(),
             log: "info".into(),
         }
     }

@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 both_backends!(
     returned_mail_bounces_and_complaints,
     provider_webhooks_are_verified_and_applied,
+    unconfigured_webhooks_are_not_there,
 );
 
 struct Env {
@@ -300,6 +301,9 @@ async fn provider_webhooks_are_verified_and_applied(backend: Backend) {
         c.mailgun_signing_key = Some("mg-key".into());
         c.sendgrid_public_key = Some(public);
         c.mail_provider = Some("postmark".into());
+        c.ses_topic_arns = vec![SES_TOPIC.into()];
+        c.sns_certificate_files
+            .insert(SNS_CERT_URL.into(), fixture("sns-test-cert.pem"));
     })
     .await
     else {
@@ -311,6 +315,7 @@ async fn provider_webhooks_are_verified_and_applied(backend: Backend) {
             "mg@example.nl",
             "sg@example.nl",
             "sg2@example.nl",
+            "ses@example.nl",
         ])
         .await;
     let local = |who: &str| {
@@ -423,21 +428,95 @@ async fn provider_webhooks_are_verified_and_applied(backend: Backend) {
         vec![handbill::domain::SuppressionReason::HardBounce]
     );
 
-    let s = e.stats(id).await;
-    assert_eq!(
-        (s["hard_bounces"].as_i64(), s["complaints"].as_i64()),
-        (Some(3), Some(1)),
-        "{s}"
+    // Amazon SES through SNS: RSA signature by a certificate from an SNS URL.
+    let source = sent
+        .iter()
+        .find(|(to, _)| to == "ses@example.nl")
+        .unwrap()
+        .1
+        .clone();
+    let message = json!({"notificationType": "Bounce", "mail": {"source": source},
+        "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+                   "bouncedRecipients": [{"emailAddress": "ses@example.nl", "diagnosticCode": "smtp; 550 5.1.1 unknown"}]}})
+    .to_string();
+    let mut note = json!({"Type": "Notification", "MessageId": "m-1", "TopicArn": SES_TOPIC, "Message": message,
+        "Timestamp": "2026-01-01T00:00:00.000Z", "SignatureVersion": "2", "SigningCertURL": SNS_CERT_URL});
+    let signed = format!(
+        "Message\n{message}\nMessageId\nm-1\nTimestamp\n2026-01-01T00:00:00.000Z\nTopicArn\n{SES_TOPIC}\nType\nNotification\n"
     );
+    let key = std::fs::read_to_string(fixture("sns-test-key.pem")).unwrap();
+    let pair =
+        ring::signature::RsaKeyPair::from_pkcs8(&handbill::services::sns::pem_der(&key).unwrap())
+            .unwrap();
+    let mut sig = vec![0; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &rng,
+        signed.as_bytes(),
+        &mut sig,
+    )
+    .unwrap();
+    note["Signature"] = json!(STANDARD.encode(&sig));
+    let mut forged = note.clone();
+    forged["Message"] = json!(message.replace("Permanent", "Transient"));
     let r = client
         .post(e.t.url("/webhooks/ses"))
-        .body("{}")
+        .json(&forged)
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 401, "an altered message fails the signature");
+    let mut other_topic = note.clone();
+    other_topic["TopicArn"] = json!("arn:aws:sns:eu-west-1:999:other");
+    let r = client
+        .post(e.t.url("/webhooks/ses"))
+        .json(&other_topic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "only the configured topics");
+    assert!(e.suppressed("ses@example.nl").await.is_empty());
+    let r = client
+        .post(e.t.url("/webhooks/ses"))
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     assert_eq!(
-        r.status(),
-        404,
-        "a provider that is not configured is not there"
+        e.suppressed("ses@example.nl").await,
+        vec![handbill::domain::SuppressionReason::HardBounce]
     );
+
+    let s = e.stats(id).await;
+    assert_eq!(
+        (s["hard_bounces"].as_i64(), s["complaints"].as_i64()),
+        (Some(4), Some(1)),
+        "{s}"
+    );
+}
+
+async fn unconfigured_webhooks_are_not_there(backend: Backend) {
+    let Some(e) = env(backend, |_| {}).await else {
+        return;
+    };
+    for p in ["postmark", "mailgun", "sendgrid", "ses"] {
+        let r =
+            e.t.client
+                .post(e.t.url(&format!("/webhooks/{p}")))
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(r.status(), 404, "{p}");
+    }
+}
+
+const SES_TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:ses-bounces";
+const SNS_CERT_URL: &str = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem";
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }

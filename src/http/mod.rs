@@ -37,6 +37,7 @@ pub fn router(app: App) -> Router {
         .route("/webhooks/postmark", post(webhooks::postmark))
         .route("/webhooks/mailgun", post(webhooks::mailgun))
         .route("/webhooks/sendgrid", post(webhooks::sendgrid))
+        .route("/webhooks/ses", post(webhooks::ses))
         .fallback(error::not_found)
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -57,6 +57,11 @@ pub async fn mailgun(State(app): State<App>, body: Bytes) -> Result<Json<Value>,
     answer(&app, "mailgun", events).await
 }
 
+pub async fn ses(State(app): State<App>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let events = crate::services::sns::ses(&app, &body).await;
+    answer(&app, "ses", events).await
+}
+
 pub async fn sendgrid(
     State(app): State<App>,
     headers: HeaderMap,

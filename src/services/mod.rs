@@ -14,6 +14,7 @@ pub mod optins;
 pub mod orgs;
 pub mod rate_limit;
 pub mod segments;
+pub mod sns;
 pub mod templates;
 pub mod tokens;
 pub mod tracking;
