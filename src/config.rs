@@ -27,8 +27,16 @@ pub struct Config {
     pub public_url: Option<String>,
     /// `smtp://user:pass@host:587` (STARTTLS), `smtps://…` (TLS); unset: Maildir outbox.
     pub smtp_url: Option<String>,
-    /// Most SMTP connections kept open at once.
+    /// Most SMTP connections kept open at once (per relay).
     pub smtp_pool_size: u32,
+    /// More relays, used in turn with `smtp_url`: `[[smtp_relays]]` tables with `url`, and
+    /// optionally `pool_size` and `rate_per_second`.
+    pub smtp_relays: Vec<RelayConfig>,
+    /// DKIM: mail from this domain (or below it) is signed with the key in `dkim_key_file`
+    /// (PEM: RSA or Ed25519) under `dkim_selector`.
+    pub dkim_domain: Option<String>,
+    pub dkim_selector: String,
+    pub dkim_key_file: Option<PathBuf>,
     /// SMTP command timeout in seconds.
     pub smtp_timeout_secs: u64,
     /// Name announced in EHLO and used in Message-IDs; defaults to the public URL's host.
@@ -111,6 +119,10 @@ impl Default for Config {
             public_url: None,
             smtp_url: None,
             smtp_pool_size: 4,
+            smtp_relays: Vec::new(),
+            dkim_domain: None,
+            dkim_selector: "handbill".into(),
+            dkim_key_file: None,
             smtp_timeout_secs: 30,
             mail_hostname: None,
             token_idle_days: 60,
@@ -144,6 +156,15 @@ impl Default for Config {
             log: "info".into(),
         }
     }
+}
+
+/// One extra SMTP relay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    pub url: String,
+    pub pool_size: Option<u32>,
+    pub rate_per_second: Option<u32>,
 }
 
 /// Values given on the command line; `None` leaves the lower layers in force.
@@ -208,6 +229,14 @@ impl Config {
                 Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => {}
                 _ => return bad(format!("public_url must be an http(s) URL, got '{u}'")),
             }
+        }
+        for r in &self.smtp_relays {
+            if let Err(e) = crate::mail::SmtpSettings::parse(&r.url) {
+                return bad(format!("smtp_relays: {e}"));
+            }
+        }
+        if self.dkim_domain.is_some() != self.dkim_key_file.is_some() {
+            return bad("dkim_domain and dkim_key_file go together".into());
         }
         if let Some(u) = &self.smtp_url {
             if let Err(e) = crate::mail::SmtpSettings::parse(u) {

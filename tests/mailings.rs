@@ -19,6 +19,8 @@ both_backends!(
     temporary_failures_are_retried_and_permanent_ones_bounce,
     templates_layouts_previews_test_sends_and_transactional_mail,
     bad_mailing_input_is_rejected_and_nothing_is_written,
+    two_nodes_share_one_mailing_without_sending_twice,
+    relays_take_turns_and_mail_is_dkim_signed,
 );
 
 struct Env {
@@ -845,4 +847,83 @@ async fn bad_mailing_input_is_rejected_and_nothing_is_written(backend: Backend) 
             .await
             .unwrap();
     assert_eq!(res.status(), 409);
+}
+
+async fn two_nodes_share_one_mailing_without_sending_twice(backend: Backend) {
+    let Some(e) = env_with(backend, |c| c.mail_batch_size = 7).await else {
+        return;
+    };
+    for i in 0..60 {
+        e.subscribe(&format!("fan{i}@example.nl"), &["news"], json!({}))
+            .await;
+    }
+    let id = e
+        .mailing(json!({"name": "m", "subject": "s", "from_email": "news@paradiso.test", "html": "<p>x</p>", "lists": ["news"]}))
+        .await;
+    e.act(id, "send").await;
+    let mut other = (*e.t.app.config).clone();
+    other.node_name = Some("second-node".into());
+    let second = handbill::app::App::open_with_clock(other, e.t.clock.clone())
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(run_until_idle(&e.t.app), run_until_idle(&second));
+    a.unwrap();
+    b.unwrap();
+    let mails = e.mails().await;
+    let mut to = recipients(&mails);
+    to.dedup();
+    assert_eq!(to.len(), 60);
+    assert_eq!(mails.len(), 60, "nobody got the mailing twice");
+    assert_eq!(e.status(id).await["status"], "sent");
+}
+
+async fn relays_take_turns_and_mail_is_dkim_signed(backend: Backend) {
+    use base64::Engine;
+    let second = SmtpSink::start().await;
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dkim.pem");
+    std::fs::write(
+        &key,
+        format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref())
+        ),
+    )
+    .unwrap();
+    let url = second.url();
+    let Some(e) = env_with(backend, |c| {
+        c.smtp_relays = vec![handbill::config::RelayConfig {
+            url,
+            pool_size: Some(2),
+            rate_per_second: Some(1000),
+        }];
+        c.dkim_domain = Some("paradiso.test".into());
+        c.dkim_key_file = Some(key);
+    })
+    .await
+    else {
+        return;
+    };
+    for i in 0..10 {
+        e.subscribe(&format!("fan{i}@example.nl"), &["news"], json!({}))
+            .await;
+    }
+    let id = e
+        .mailing(json!({"name": "m", "subject": "s", "from_email": "news@paradiso.test", "html": "<p>x</p>", "lists": ["news"]}))
+        .await;
+    e.act(id, "send").await;
+    let first = e.mails().await;
+    let other = second.received();
+    assert_eq!(first.len() + other.len(), 10);
+    assert!(
+        !first.is_empty() && !other.is_empty(),
+        "both relays carried mail"
+    );
+    let dkim = header(&first[0].raw, "DKIM-Signature").expect("signed");
+    assert!(
+        dkim.contains("d=paradiso.test") && dkim.contains("a=ed25519-sha256"),
+        "{dkim}"
+    );
 }

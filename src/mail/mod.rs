@@ -2,6 +2,7 @@
 
 mod compose;
 pub mod content;
+mod dkim;
 pub mod inbound;
 mod maildir;
 pub mod reports;
@@ -13,6 +14,7 @@ mod transport;
 pub use compose::{
     compose, ComposeError, ComposedMessage, ListUnsubscribe, Mailbox, OutgoingMessage,
 };
+pub use dkim::Dkim;
 pub use maildir::{Maildir, OutboxEntry};
 pub use smtp::{SmtpSettings, SmtpTls};
 pub use throttle::Throttle;

@@ -1,10 +1,17 @@
-//! One interface over the two ways a message leaves: an SMTP relay or the Maildir outbox.
+//! One interface over the ways a message leaves: one or more SMTP relays (each with its own
+//! connection pool and optional rate), or the Maildir outbox. Messages are DKIM-signed here,
+//! at the moment they leave, when a key is configured.
 
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
 use super::smtp::SmtpRelay;
-use super::{ComposedMessage, Maildir, SmtpSettings};
-use crate::config::Config;
+use super::{ComposedMessage, Dkim, Maildir, SmtpSettings};
+use crate::config::{Config, RelayConfig};
 
 /// Why a message was not accepted: a transient failure is retried later, a permanent one not.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -15,48 +22,122 @@ pub enum SendError {
     Permanent(String),
 }
 
-#[derive(Clone)]
-pub enum Transport {
-    Smtp(SmtpRelay),
+struct Relay {
+    smtp: SmtpRelay,
+    rate: Option<DefaultDirectRateLimiter>,
+}
+
+enum Way {
+    Relays(Vec<Relay>),
     Maildir(Maildir),
 }
 
+#[derive(Clone)]
+pub struct Transport {
+    way: Arc<Way>,
+    next: Arc<AtomicUsize>,
+    dkim: Option<Arc<Dkim>>,
+}
+
+fn relay(r: &RelayConfig, config: &Config) -> Result<Relay, String> {
+    let settings = SmtpSettings::parse(&r.url)?;
+    Ok(Relay {
+        smtp: SmtpRelay::new(
+            &settings,
+            &config.mail_hostname(),
+            r.pool_size.unwrap_or(config.smtp_pool_size),
+            Duration::from_secs(config.smtp_timeout_secs),
+        )?,
+        rate: r
+            .rate_per_second
+            .and_then(NonZeroU32::new)
+            .map(|n| RateLimiter::direct(Quota::per_second(n))),
+    })
+}
+
 impl Transport {
-    /// The SMTP relay of `smtp_url`, or the Maildir outbox in the data directory.
+    /// The SMTP relays of `smtp_url` and `smtp_relays`, or the Maildir outbox in the data
+    /// directory; with the DKIM key of `dkim_key_file`.
     pub fn from_config(config: &Config) -> Result<Self, String> {
-        match &config.smtp_url {
-            Some(url) => {
-                let settings = SmtpSettings::parse(url)?;
-                Ok(Transport::Smtp(SmtpRelay::new(
-                    &settings,
-                    &config.mail_hostname(),
-                    config.smtp_pool_size,
-                    Duration::from_secs(config.smtp_timeout_secs),
-                )?))
-            }
-            None => Maildir::open(config.outbox_dir())
-                .map(Transport::Maildir)
-                .map_err(|e| {
-                    format!(
-                        "cannot open the outbox {}: {e}",
-                        config.outbox_dir().display()
-                    )
-                }),
+        let mut relays = Vec::new();
+        if let Some(url) = &config.smtp_url {
+            relays.push(relay(
+                &RelayConfig {
+                    url: url.clone(),
+                    pool_size: None,
+                    rate_per_second: None,
+                },
+                config,
+            )?);
         }
+        for r in &config.smtp_relays {
+            relays.push(relay(r, config)?);
+        }
+        let way = if relays.is_empty() {
+            Way::Maildir(Maildir::open(config.outbox_dir()).map_err(|e| {
+                format!(
+                    "cannot open the outbox {}: {e}",
+                    config.outbox_dir().display()
+                )
+            })?)
+        } else {
+            Way::Relays(relays)
+        };
+        let dkim = match (&config.dkim_domain, &config.dkim_key_file) {
+            (Some(domain), Some(path)) => {
+                let pem = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read dkim_key_file {}: {e}", path.display()))?;
+                Some(Arc::new(Dkim::new(domain, &config.dkim_selector, &pem)?))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            way: Arc::new(way),
+            next: Arc::default(),
+            dkim,
+        })
     }
 
     pub fn describe(&self) -> String {
-        match self {
-            Transport::Smtp(s) => s.describe().to_string(),
-            Transport::Maildir(m) => format!("maildir outbox {}", m.root().display()),
+        let way = match &*self.way {
+            Way::Relays(r) => r
+                .iter()
+                .map(|r| r.smtp.describe().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Way::Maildir(m) => format!("maildir outbox {}", m.root().display()),
+        };
+        match &self.dkim {
+            Some(d) => format!("{way}; signed with {d:?}"),
+            None => way,
         }
     }
 
-    /// Hands `m` over; returns the relay's answer or the outbox file name.
+    /// Hands `m` over (to the relays in turn, each at its own pace); returns the relay's
+    /// answer or the outbox file name.
     pub async fn send(&self, m: &ComposedMessage) -> Result<String, SendError> {
-        match self {
-            Transport::Smtp(s) => s.send(m).await,
-            Transport::Maildir(d) => {
+        let signed;
+        let m = match &self.dkim {
+            Some(d) if d.covers(&from_address(&m.raw)) => {
+                signed = ComposedMessage {
+                    raw: d
+                        .sign(&m.raw)
+                        .map_err(|e| SendError::Permanent(format!("DKIM signing failed: {e}")))?,
+                    ..m.clone()
+                };
+                &signed
+            }
+            _ => m,
+        };
+        match &*self.way {
+            Way::Relays(relays) => {
+                let r = &relays[self.next.fetch_add(1, Ordering::Relaxed) % relays.len()];
+                if let Some(rate) = &r.rate {
+                    rate.until_ready().await;
+                }
+                r.smtp.send(m).await
+            }
+            Way::Maildir(d) => {
                 let d = d.clone();
                 let raw = m.raw.clone();
                 tokio::task::spawn_blocking(move || d.deliver(&raw))
@@ -67,4 +148,21 @@ impl Transport {
             }
         }
     }
+}
+
+/// The address in the From header of a raw message.
+fn from_address(raw: &[u8]) -> String {
+    let head = &raw[..raw.len().min(8192)];
+    let text = String::from_utf8_lossy(head);
+    text.lines()
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.len() > 5 && l[..5].eq_ignore_ascii_case("from:"))
+        .map(|l| {
+            let v = &l[5..];
+            match (v.rfind('<'), v.rfind('>')) {
+                (Some(a), Some(b)) if a < b => v[a + 1..b].trim().to_string(),
+                _ => v.trim().to_string(),
+            }
+        })
+        .unwrap_or_default()
 }
