@@ -72,7 +72,6 @@ pub fn check(part: &'static str, src: &str) -> Result<(), TemplateError> {
 /// The three parts of a mail, compiled.
 pub struct Compiled {
     env: Environment<'static>,
-    has_text: bool,
 }
 
 /// One rendered mail.
@@ -84,26 +83,26 @@ pub struct Rendered {
 }
 
 impl Compiled {
+    /// Compiles the parts; without a text part, one is derived from the HTML template (tags
+    /// dropped, links kept after their text) and rendered like the others.
     pub fn new(subject: &str, html: &str, text: Option<&str>) -> Result<Self, TemplateError> {
         let mut env = environment();
-        let parts = [
-            ("subject", Some(subject)),
-            ("html", Some(html)),
-            ("text", text),
-        ];
-        for (part, src) in parts {
-            if let Some(src) = src {
-                env.add_template_owned(file_name(part), src.to_string())
-                    .map_err(|e| locate(part, src, &e))?;
+        let derived;
+        let text = match text {
+            Some(t) => t,
+            None => {
+                derived = html_to_text(html);
+                &derived
             }
+        };
+        for (part, src) in [("subject", subject), ("html", html), ("text", text)] {
+            env.add_template_owned(file_name(part), src.to_string())
+                .map_err(|e| locate(part, src, &e))?;
         }
-        Ok(Self {
-            env,
-            has_text: text.is_some(),
-        })
+        Ok(Self { env })
     }
 
-    /// Renders for one recipient; the text part is derived from the HTML when there is none.
+    /// Renders for one recipient.
     pub fn render<S: Serialize>(&self, ctx: &S) -> Result<Rendered, String> {
         let render = |name: &str| {
             self.env
@@ -112,75 +111,108 @@ impl Compiled {
                 .map_err(|e| e.to_string())
         };
         let subject = render("subject.txt")?;
-        let html = render("body.html")?;
-        let text = if self.has_text {
-            render("body.txt")?
-        } else {
-            html_to_text(&html)
-        };
         Ok(Rendered {
             subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
-            html,
-            text,
+            html: render("body.html")?,
+            text: render("body.txt")?,
         })
     }
 }
 
-/// A plain-text part for an HTML body that has none: tags dropped, entities of the escaper
-/// decoded, link targets kept after their text, white space tidied.
+/// A plain-text version of HTML (or of an HTML template: `{{ … }}` and `{% … %}` pass
+/// through untouched): tags dropped, entities decoded, link targets kept after their text,
+/// white space tidied.
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
     let mut tag = String::new();
     let mut pending_href: Vec<String> = Vec::new();
-    for c in html.chars() {
-        match (in_tag, c) {
-            (false, '<') => {
-                in_tag = true;
-                tag.clear();
-            }
-            (true, '>') => {
-                in_tag = false;
-                let closing = tag.starts_with('/');
-                let name = tag
-                    .trim_start_matches('/')
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                if name == "a" && !closing {
-                    pending_href.push(attribute(&tag, "href").unwrap_or_default());
-                } else if name == "a" && closing {
-                    if let Some(h) = pending_href.pop().filter(|h| h.starts_with("http")) {
-                        out.push_str(&format!(" ( {h} )"));
-                    }
-                }
-                if matches!(
-                    name.as_str(),
-                    "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "tr" | "ul" | "table"
-                ) {
-                    out.push('\n');
-                }
-            }
-            (true, c) => tag.push(c),
-            (false, c) => out.push(c),
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("{{") || rest.starts_with("{%") {
+            let close = if rest.starts_with("{{") { "}}" } else { "%}" };
+            let end = rest.find(close).map(|i| i + 2).unwrap_or(rest.len());
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
         }
+        if c == '<' {
+            let Some(end) = tag_end(rest) else {
+                out.push_str(rest);
+                break;
+            };
+            tag.clear();
+            tag.push_str(&rest[1..end]);
+            rest = &rest[end + 1..];
+            let closing = tag.starts_with('/');
+            let name = tag
+                .trim_start_matches('/')
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if name == "a" && !closing {
+                pending_href.push(attribute(&tag, "href").unwrap_or_default());
+            } else if name == "a" && closing {
+                if let Some(h) = pending_href
+                    .pop()
+                    .filter(|h| h.starts_with("http") || h.starts_with("{{"))
+                {
+                    out.push_str(&format!(" ( {h} )"));
+                }
+            }
+            if matches!(
+                name.as_str(),
+                "p" | "br" | "div" | "li" | "h1" | "h2" | "h3" | "tr" | "ul" | "table"
+            ) {
+                out.push('\n');
+            }
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
     let decoded = unescape(&out);
-    decoded
-        .lines()
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("\n")
-        .split("\n\n\n")
-        .collect::<Vec<_>>()
-        .join("\n\n")
-        .trim()
-        .to_string()
+    let mut text = String::with_capacity(decoded.len());
+    let mut blank = 0;
+    for line in decoded.lines().map(str::trim) {
+        if line.is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        text.push_str(line);
+    }
+    text
+}
+
+/// The index of the `>` that ends the tag at the start of `s`, skipping template
+/// expressions inside it (`<a href="{{ url }}">`).
+fn tag_end(s: &str) -> Option<usize> {
+    let mut i = 1;
+    while i < s.len() {
+        let r = &s[i..];
+        if r.starts_with("{{") || r.starts_with("{%") {
+            let close = if r.starts_with("{{") { "}}" } else { "%}" };
+            i += r.find(close)? + 2;
+            continue;
+        }
+        let c = r.chars().next()?;
+        if c == '>' {
+            return Some(i);
+        }
+        i += c.len_utf8();
+    }
+    None
 }
 
 /// Decodes the entities MiniJinja's escaper writes (and `&nbsp;`).
 pub fn unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
@@ -245,6 +277,16 @@ mod tests {
             r.text,
             "Hi <b>Zoë</b>\n\nTickets ( https://venue.test/x?a=1&b=2 )"
         );
+    }
+
+    #[test]
+    fn text_is_derived_from_the_template_itself() {
+        let t = html_to_text(
+            "<p>{% if n < 3 %}Hi {{ name }}{% endif %}</p><a href=\"{{ links.unsubscribe }}\">Stop</a><p>A &amp; B</p>",
+        );
+        assert_eq!(t, "{% if n < 3 %}Hi {{ name }}{% endif %}\nStop ( {{ links.unsubscribe }} )\nA & B");
+        let c = Compiled::new("s", "<p>{{ x }}</p>", None).unwrap();
+        assert_eq!(c.render(&context!(x => "<&>")).unwrap().text, "<&>", "the text part is not HTML-escaped");
     }
 
     #[test]
