@@ -325,7 +325,14 @@ async fn personalised_mailing_with_headers_tracking_unsubscribe_and_stats(backen
         .await
         .unwrap();
     assert_eq!(res.headers()["content-type"], "image/gif");
-    let forged = format!("{}x", click);
+    let (base, _) = click.rsplit_once('/').unwrap();
+    let res = plain
+        .get(e.t.url(&format!("{base}/99")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "only the mailing's own links");
+    let forged = click.replacen("/t/c/", "/t/c/x", 1);
     let res = plain.get(e.t.url(&forged)).send().await.unwrap();
     assert_eq!(res.status(), 404, "no open redirect for a forged link");
     let res = plain.get(e.t.url("/t/o/garbage")).send().await.unwrap();

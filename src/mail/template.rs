@@ -284,9 +284,16 @@ mod tests {
         let t = html_to_text(
             "<p>{% if n < 3 %}Hi {{ name }}{% endif %}</p><a href=\"{{ links.unsubscribe }}\">Stop</a><p>A &amp; B</p>",
         );
-        assert_eq!(t, "{% if n < 3 %}Hi {{ name }}{% endif %}\nStop ( {{ links.unsubscribe }} )\nA & B");
+        assert_eq!(
+            t,
+            "{% if n < 3 %}Hi {{ name }}{% endif %}\nStop ( {{ links.unsubscribe }} )\nA & B"
+        );
         let c = Compiled::new("s", "<p>{{ x }}</p>", None).unwrap();
-        assert_eq!(c.render(&context!(x => "<&>")).unwrap().text, "<&>", "the text part is not HTML-escaped");
+        assert_eq!(
+            c.render(&context!(x => "<&>")).unwrap().text,
+            "<&>",
+            "the text part is not HTML-escaped"
+        );
     }
 
     #[test]

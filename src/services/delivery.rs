@@ -175,14 +175,14 @@ impl Prepared {
         });
         let mut r = self.compiled.render(&ctx)?;
         if tracking && self.mailing.track_clicks && !self.links.is_empty() {
-            let base = app.config.public_url();
+            // One signature per message; the link index is checked against the mailing's links.
+            let click = format!(
+                "{}/t/c/{}",
+                app.config.public_url(),
+                links::sign_ids(&self.key, "c", &[self.org.id, delivery_id])
+            );
             r.html = rewrite_hrefs(&r.html, |href| {
-                self.links.get(href).map(|idx| {
-                    format!(
-                        "{base}/t/c/{}",
-                        links::sign_ids(&self.key, "c", &[self.org.id, delivery_id, *idx])
-                    )
-                })
+                self.links.get(href).map(|idx| format!("{click}/{idx}"))
             });
         }
         if tracking && self.mailing.track_opens {

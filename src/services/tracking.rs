@@ -96,22 +96,24 @@ pub async fn open(app: &App, token: &str, user_agent: Option<&str>) -> ServiceRe
     Ok(())
 }
 
-/// Records a click and returns where it goes; None for a link that is not ours.
+/// Records a click on link `idx` of a message and returns where it goes; None for a link
+/// that is not ours (the redirect only ever leads to a link of the mailing itself).
 pub async fn click(
     app: &App,
     token: &str,
+    idx: i64,
     user_agent: Option<&str>,
 ) -> ServiceResult<Option<String>> {
-    let Some((d, ids)) = delivery_of(app, "c", token, 3).await? else {
+    let Some((d, _)) = delivery_of(app, "c", token, 2).await? else {
         return Ok(None);
     };
     let Some(mailing_id) = d.mailing_id else {
         return Ok(None);
     };
-    let Some(url) = found(app.store.mailing_link(d.org_id, mailing_id, ids[2]).await)? else {
+    let Some(url) = found(app.store.mailing_link(d.org_id, mailing_id, idx).await)? else {
         return Ok(None);
     };
-    record(app, &d, EventKind::Click, Some(ids[2]), user_agent).await?;
+    record(app, &d, EventKind::Click, Some(idx), user_agent).await?;
     Ok(Some(url))
 }
 

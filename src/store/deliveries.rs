@@ -11,6 +11,9 @@ use crate::domain::segment::{Bind, Dialect, Segment};
 use crate::domain::{DeliveryStatus, EventKind};
 use crate::store::ContactRow;
 
+/// Outcomes written by one bulk statement (6 parameters each).
+const OUTCOME_CHUNK: usize = 500;
+
 /// Binds the compiled values of a segment to a query.
 macro_rules! bind_segment {
     ($q:expr, $binds:expr) => {{
@@ -345,25 +348,61 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(());
         }
+        // The plain outcomes (most of a batch) are written in bulk: one statement per chunk.
+        let (plain, special): (Vec<&Outcome>, Vec<&Outcome>) = outcomes
+            .iter()
+            .partition(|o| o.event.is_none() && o.suppress.is_none());
         write_tx!(self, |tx| {
-            for o in outcomes {
-                let (status, next) = match o.retry_at {
-                    Some(at) => (DeliveryStatus::Queued, at),
-                    None => (o.status, now),
-                };
+            for chunk in plain.chunks(OUTCOME_CHUNK) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let b = 3 + i * 6;
+                        format!(
+                            "(${b}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1,
+                            b + 2,
+                            b + 3,
+                            b + 4,
+                            b + 5
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "WITH v (id, status, message_id, response, sent_at, next_at) AS (VALUES {}) \
+                     UPDATE deliveries SET status = v.status, message_id = COALESCE(v.message_id, deliveries.message_id), \
+                     smtp_response = v.response, sent_at = COALESCE(v.sent_at, deliveries.sent_at), next_attempt_at = v.next_at, \
+                     locked_by = NULL, locked_until = NULL, updated_at = $2 \
+                     FROM v WHERE deliveries.org_id = $1 AND deliveries.id = v.id AND deliveries.status IN ('sending', 'uncertain')",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_id).bind(now);
+                for o in chunk {
+                    let (status, next) = match o.retry_at {
+                        Some(at) => (DeliveryStatus::Queued, at),
+                        None => (o.status, now),
+                    };
+                    q = q
+                        .bind(o.delivery_id)
+                        .bind(status.as_str())
+                        .bind(o.message_id.clone())
+                        .bind(o.smtp_response.clone())
+                        .bind((status == DeliveryStatus::Sent).then_some(now))
+                        .bind(next);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for o in special {
                 let contact_id: Option<Option<i64>> = sqlx::query_scalar(
                     "UPDATE deliveries SET status = $3, message_id = COALESCE($4, message_id), smtp_response = $5, \
-                     sent_at = CASE WHEN $3 = 'sent' THEN $6 ELSE sent_at END, next_attempt_at = $7, \
-                     locked_by = NULL, locked_until = NULL, updated_at = $6 \
+                     next_attempt_at = $6, locked_by = NULL, locked_until = NULL, updated_at = $6 \
                      WHERE org_id = $1 AND id = $2 AND status IN ('sending', 'uncertain') RETURNING contact_id",
                 )
                 .bind(org_id)
                 .bind(o.delivery_id)
-                .bind(status.as_str())
+                .bind(o.status.as_str())
                 .bind(&o.message_id)
                 .bind(&o.smtp_response)
                 .bind(now)
-                .bind(next)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some((kind, link_idx)) = o.event {

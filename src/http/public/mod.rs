@@ -36,7 +36,7 @@ pub fn router() -> Router<App> {
             get(preferences_page).post(save_preferences),
         )
         .route("/t/o/{token}", get(tracking::open))
-        .route("/t/c/{token}", get(tracking::click))
+        .route("/t/c/{token}/{idx}", get(tracking::click))
         .route("/t/v/{token}", get(tracking::view))
 }
 

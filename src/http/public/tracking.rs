@@ -42,10 +42,13 @@ pub async fn open(
 
 pub async fn click(
     State(app): State<App>,
-    Path(token): Path<String>,
+    Path((token, idx)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match tracking::click(&app, &token, user_agent(&headers)).await {
+    let Ok(idx) = idx.parse::<i64>() else {
+        return invalid(&headers);
+    };
+    match tracking::click(&app, &token, idx, user_agent(&headers)).await {
         Ok(Some(url)) => Redirect::to(&url).into_response(),
         Ok(None) => invalid(&headers),
         Err(e) => failed(e),
