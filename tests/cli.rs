@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use support::Backend;
 
-both_backends!(operator_flow);
+both_backends!(operator_flow, mailing_commands);
 
 /// Runs the binary in `dir` with a clean HANDBILL_* environment plus `env`.
 fn handbill(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
@@ -81,6 +81,11 @@ fn every_command_has_help() {
         vec!["consent", "verify", "--help"],
         vec!["outbox", "list", "--help"],
         vec!["outbox", "show", "--help"],
+        vec!["mailing", "--help"],
+        vec!["mailing", "list", "--help"],
+        vec!["mailing", "send", "--help"],
+        vec!["mailing", "schedule", "--help"],
+        vec!["mailing", "stats", "--help"],
     ] {
         let out = ok(&handbill(dir.path(), &args, &[], None));
         assert!(out.contains("Usage: handbill"), "{args:?}: {out}");
@@ -574,4 +579,72 @@ fn http_get(addr: &str, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+async fn mailing_commands(backend: Backend) {
+    let Some((config, dir)) = support::test_config(backend).await else {
+        return;
+    };
+    let app = handbill::app::App::open(config.clone()).await.unwrap();
+    let org = handbill::services::orgs::create_org(&app, "paradiso", "Paradiso", None)
+        .await
+        .unwrap();
+    app.store
+        .create_list(org.id, &support::new_list("news", false, &[]), app.now())
+        .await
+        .unwrap();
+    let input = handbill::services::mailings::MailingInput {
+        name: "March".into(),
+        subject: "Concerts".into(),
+        from_email: Some("news@paradiso.test".into()),
+        html: "<p>x</p>".into(),
+        lists: vec!["news".into()],
+        ..Default::default()
+    };
+    let m = handbill::services::mailings::create(&app, org.id, &input, "test")
+        .await
+        .unwrap();
+    app.store.close().await;
+    let db = config.database_url.clone().unwrap();
+    let data = config.data_dir.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database-url", db.as_str(), "--data-dir", data.as_str()];
+        all.extend_from_slice(args);
+        handbill(dir.path(), &all, &[], None)
+    };
+    let id = m.id.to_string();
+    let list = ok(&run(&["mailing", "list", "--org", "paradiso"]));
+    assert!(list.contains("draft") && list.contains("March"), "{list}");
+    fails(
+        &run(&["mailing", "pause", "--org", "paradiso", &id]),
+        "cannot pause",
+    );
+    fails(
+        &run(&[
+            "mailing",
+            "schedule",
+            "--org",
+            "paradiso",
+            &id,
+            "--at",
+            "2001-01-01T00:00:00Z",
+        ]),
+        "future",
+    );
+    let at = handbill::clock::rfc3339(support::T0 * 2);
+    assert!(ok(&run(&[
+        "mailing", "schedule", "--org", "paradiso", &id, "--at", &at
+    ]))
+    .contains("scheduled"));
+    assert!(ok(&run(&["mailing", "send", "--org", "paradiso", &id])).contains("is sending"));
+    assert!(ok(&run(&["mailing", "pause", "--org", "paradiso", &id])).contains("is paused"));
+    assert!(ok(&run(&["mailing", "resume", "--org", "paradiso", &id])).contains("is sending"));
+    assert!(ok(&run(&["mailing", "cancel", "--org", "paradiso", &id])).contains("is cancelled"));
+    let stats = ok(&run(&["mailing", "stats", "--org", "paradiso", &id]));
+    assert!(stats.contains("\"status\": \"cancelled\""), "{stats}");
+    fails(
+        &run(&["mailing", "send", "--org", "paradiso", "999"]),
+        "not found",
+    );
+    fails(&run(&["mailing", "list", "--org", "nope"]), "not found");
 }

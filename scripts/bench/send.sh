@@ -62,7 +62,7 @@ port=$(free_port)
 export HANDBILL_DATABASE_URL="$db" HANDBILL_DATA_DIR="$work" HANDBILL_LOG=warn \
     HANDBILL_PUBLIC_URL="https://mail.bench.example" \
     HANDBILL_SMTP_URL="smtp://127.0.0.1:$sink_port?tls=none" HANDBILL_SMTP_POOL_SIZE="$conns" \
-    HANDBILL_MAIL_BATCH_SIZE=1000 HANDBILL_MAIL_DOMAIN_CONCURRENCY=1000
+    HANDBILL_MAIL_BATCH_SIZE=${BATCH:-1000} HANDBILL_MAIL_DOMAIN_CONCURRENCY=1000
 
 "$bin" org create bench --name "Bench Venue" >/dev/null
 admin=$("$bin" token create --org bench --scope admin 2>/dev/null)

@@ -29,6 +29,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Command::Token(cmd) => token(&App::open(config).await?, cmd).await,
         Command::User(cmd) => user(&App::open(config).await?, cmd).await,
         Command::Consent(cmd) => consent_cmd(&App::open(config).await?, cmd).await,
+        Command::Mailing(cmd) => super::mailing::run(&App::open(config).await?, cmd).await,
     }
 }
 

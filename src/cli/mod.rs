@@ -1,6 +1,7 @@
 //! The `handbill` command line. `--data-dir`, `--database-url` and `--config` are global and
 //! may stand before or after a subcommand's own arguments.
 
+mod mailing;
 mod manage;
 mod serve;
 
@@ -53,6 +54,9 @@ pub enum Command {
     /// Read the local mail outbox (used when no SMTP relay is configured)
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// List, send, schedule, pause, resume or cancel mailings
+    #[command(subcommand)]
+    Mailing(MailingCommand),
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +154,56 @@ pub enum ConsentCommand {
     Verify {
         #[arg(long)]
         org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailingCommand {
+    /// List the organisation's mailings, newest first
+    List {
+        #[arg(long)]
+        org: String,
+        /// Only mailings in this state (draft, scheduled, sending, paused, sent, cancelled)
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Start sending a draft, scheduled or held mailing now
+    Send {
+        #[arg(long)]
+        org: String,
+        id: i64,
+    },
+    /// Send a mailing at a time (RFC 3339, e.g. 2026-12-01T19:00:00+01:00)
+    Schedule {
+        #[arg(long)]
+        org: String,
+        id: i64,
+        #[arg(long)]
+        at: String,
+    },
+    /// Pause a sending mailing
+    Pause {
+        #[arg(long)]
+        org: String,
+        id: i64,
+    },
+    /// Resume a paused mailing
+    Resume {
+        #[arg(long)]
+        org: String,
+        id: i64,
+    },
+    /// Cancel a mailing: what was not sent yet is not sent
+    Cancel {
+        #[arg(long)]
+        org: String,
+        id: i64,
+    },
+    /// Print a mailing's statistics as JSON
+    Stats {
+        #[arg(long)]
+        org: String,
+        id: i64,
     },
 }
 

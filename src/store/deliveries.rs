@@ -11,8 +11,9 @@ use crate::domain::segment::{Bind, Dialect, Segment};
 use crate::domain::{DeliveryStatus, EventKind};
 use crate::store::ContactRow;
 
-/// Outcomes written by one bulk statement (6 parameters each).
-const OUTCOME_CHUNK: usize = 500;
+/// Outcomes written by one bulk statement (6 parameters each; sqlx looks parameters up by
+/// name, which grows with their number).
+const OUTCOME_CHUNK: usize = 100;
 
 /// Binds the compiled values of a segment to a query.
 macro_rules! bind_segment {
@@ -436,18 +437,19 @@ impl Store {
     }
 
     /// Marks as `uncertain` the messages that were in flight on a node that died: those whose
-    /// lease ran out, and those claimed by `node` before it restarted (`node#…` claims).
-    pub async fn recover_in_flight(&self, node: &str, now: i64) -> StoreResult<u64> {
+    /// lease ran out, and (at a node's start) those it claimed itself before (`NODE#…`).
+    pub async fn recover_in_flight(&self, own_node: Option<&str>, now: i64) -> StoreResult<u64> {
+        let own = own_node.map(|n| format!("{}#%", n.replace(['%', '_'], "")));
         Ok(on_write!(self, |p| {
             sqlx::query(
-            "UPDATE deliveries SET status = 'uncertain', locked_by = NULL, locked_until = NULL, updated_at = $2 \
-             WHERE status = 'sending' AND (locked_until < $2 OR locked_by LIKE $1)"
-        )
-        .bind(format!("{}#%", node.replace(['%', '_'], "")))
-        .bind(now)
-        .execute(p)
-        .await?
-        .rows_affected()
+                "UPDATE deliveries SET status = 'uncertain', locked_by = NULL, locked_until = NULL, updated_at = $2 \
+                 WHERE status = 'sending' AND (locked_until < $2 OR locked_by LIKE $1)",
+            )
+            .bind(own)
+            .bind(now)
+            .execute(p)
+            .await?
+            .rows_affected()
         }))
     }
 

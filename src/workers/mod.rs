@@ -145,7 +145,7 @@ pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError
 pub async fn recover(app: &App) -> Result<u64, crate::store::StoreError> {
     let n = app
         .store
-        .recover_in_flight(&app.config.node_name(), app.now())
+        .recover_in_flight(Some(&app.config.node_name()), app.now())
         .await?;
     if n > 0 {
         tracing::warn!(
@@ -172,6 +172,15 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
         }
         if app.now() - last_purge >= PURGE_EVERY_MS {
             last_purge = app.now();
+            // Batches of nodes that died and never came back: their lease ran out.
+            match app.store.recover_in_flight(None, app.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    messages = n,
+                    "messages of a vanished node are marked uncertain"
+                ),
+                Err(e) => tracing::error!(error = %e, "could not look for vanished nodes"),
+            }
             match optins::purge_expired(&app).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(erased = n, "purged unconfirmed signups"),
