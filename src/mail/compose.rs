@@ -5,6 +5,7 @@
 use mail_builder::headers::address::Address;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
+use mail_builder::mime::MimePart;
 use mail_builder::MessageBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -168,10 +169,18 @@ pub fn compose(
     for (name, value) in &msg.headers {
         b = b.header(name.as_str(), Raw::new(value.as_str()));
     }
-    b = b.text_body(msg.text.as_str());
-    if let Some(html) = &msg.html {
-        b = b.html_body(html.as_str());
-    }
+    // Bodies are encoded here, in one pass (mail-builder's own encoder writes byte by byte).
+    let part = |content_type: &'static str, body: &str| {
+        MimePart::new(content_type, super::qp::encode(body)).transfer_encoding("quoted-printable")
+    };
+    let text = part("text/plain", &msg.text);
+    b = match &msg.html {
+        Some(html) => b.body(MimePart::new(
+            "multipart/alternative",
+            vec![text, part("text/html", html)],
+        )),
+        None => b.body(text),
+    };
     let raw = b
         .write_to_vec()
         .map_err(|e| ComposeError::Io(e.to_string()))?;

@@ -5,6 +5,7 @@ pub mod content;
 mod dkim;
 pub mod inbound;
 mod maildir;
+mod qp;
 pub mod reports;
 mod smtp;
 pub mod template;
