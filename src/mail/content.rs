@@ -94,10 +94,9 @@ pub fn add_pixel(html: &str, url: &str) -> String {
 /// Calls `f` with the (decoded) value of every `href` attribute; where it returns a new
 /// URL, the attribute is replaced.
 pub fn rewrite_hrefs(html: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
-    let lower = html.to_ascii_lowercase();
     let mut out = String::with_capacity(html.len() + 256);
     let mut pos = 0;
-    while let Some(i) = lower[pos..].find("href=") {
+    while let Some(i) = find_href(&html.as_bytes()[pos..]) {
         let at = pos + i + 5;
         let quote = html[at..].chars().next();
         let (Some(q @ ('"' | '\'')), true) = (quote, at < html.len()) else {
@@ -118,6 +117,12 @@ pub fn rewrite_hrefs(html: &str, mut f: impl FnMut(&str) -> Option<String>) -> S
     }
     out.push_str(&html[pos..]);
     out
+}
+
+/// Where `href=` (in any case) starts in `s`.
+fn find_href(s: &[u8]) -> Option<usize> {
+    s.windows(5)
+        .position(|w| matches!(w[0], b'h' | b'H') && w[1..].eq_ignore_ascii_case(b"ref="))
 }
 
 /// The links of a template that clicks are tracked for: absolute http(s) URLs written out in
@@ -171,6 +176,10 @@ mod tests {
         assert!(out.starts_with("<a href=\"https://t.test/c/1?a=b&amp;c\">A</a>"));
         assert!(out.contains("href='https://venue.test/b'"));
         assert_eq!(rewrite_hrefs("no links", |_| None), "no links");
+        assert_eq!(
+            tracked_links("<A HREF=\"https://x.test/\">x</A>"),
+            vec!["https://x.test/"]
+        );
         assert_eq!(rewrite_hrefs("href=x href=\"", |_| None), "href=x href=\"");
     }
 
