@@ -80,9 +80,9 @@ seed="INSERT INTO contacts (org_id, guid, email, first_name, created_at, updated
       SELECT 1, id, 1, 'subscribed', 0, 0, 0 FROM contacts WHERE org_id = 1;"
 t0=$(date +%s.%N)
 if [ "$backend" = sqlite ]; then
-    sqlite3 "$work/handbill.db" "PRAGMA busy_timeout=10000; BEGIN; CREATE TEMP TABLE series AS WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n) SELECT i FROM s; $seed COMMIT;"
+    sqlite3 "$work/handbill.db" "PRAGMA busy_timeout=10000; BEGIN; CREATE TEMP TABLE series AS WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n) SELECT i FROM s; $seed COMMIT; ANALYZE;"
 else
-    psql -q "$PG_URL" -c "BEGIN; CREATE TEMP TABLE series AS SELECT generate_series(1, $n) AS i; $seed COMMIT;"
+    psql -q "$PG_URL" -c "BEGIN; CREATE TEMP TABLE series AS SELECT generate_series(1, $n) AS i; $seed COMMIT;" -c "ANALYZE contacts; ANALYZE subscriptions;"
 fi
 echo "loaded $n subscribers in $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $t0}") s"
 

@@ -30,12 +30,26 @@ macro_rules! bind_segment {
     }};
 }
 
-/// The rules that make a contact a recipient of mailing `$2` in organisation `$1`: subscribed
-/// to one of its lists, active, and not suppressed.
-const ELIGIBLE: &str = "c.active AND EXISTS (SELECT 1 FROM subscriptions s JOIN mailing_lists ml \
-       ON ml.org_id = s.org_id AND ml.list_id = s.list_id \
-     WHERE s.org_id = c.org_id AND s.contact_id = c.id AND s.status = 'subscribed' AND ml.mailing_id = $2) \
-     AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = c.org_id AND x.email = c.email)";
+/// The rules that make contact `c` a recipient of a mailing to `list_ids`: subscribed to one
+/// of the lists, active, and not suppressed. The list ids are written into the SQL (numbers
+/// from our own tables), so the subscription is looked up by its primary key whatever the
+/// planner's statistics say.
+fn eligible(list_ids: &[i64]) -> String {
+    let lists = if list_ids.is_empty() {
+        "NULL".to_string()
+    } else {
+        list_ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "c.active AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.org_id = c.org_id AND s.contact_id = c.id \
+           AND s.list_id IN ({lists}) AND s.status = 'subscribed') \
+         AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = c.org_id AND x.email = c.email)"
+    )
+}
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -164,10 +178,11 @@ impl Store {
             Some(s) => s.to_sql(self.dialect(), 6, now),
             None => ("TRUE".to_string(), Vec::new()),
         };
+        let eligible = eligible(&self.mailing_list_ids(org_id, mailing_id).await?);
         let insert = format!(
             "INSERT INTO deliveries (org_id, mailing_id, contact_id, status, attempts, next_attempt_at, created_at, updated_at) \
              SELECT c.org_id, $2, c.id, 'queued', 0, $5, $5, $5 FROM contacts c \
-             WHERE c.org_id = $1 AND c.id > $3 AND c.id <= $4 AND {ELIGIBLE} AND {seg_sql} \
+             WHERE c.org_id = $1 AND c.id > $3 AND c.id <= $4 AND {eligible} AND {seg_sql} \
              ON CONFLICT DO NOTHING"
         );
         let lock = match self {
@@ -231,27 +246,13 @@ impl Store {
         sample: i64,
         now: i64,
     ) -> StoreResult<(i64, Vec<ContactRow>)> {
-        // Lists are inlined as numbers (ids from our own lookup), so the segment's
-        // placeholders keep fixed positions.
-        let lists = if list_ids.is_empty() {
-            "NULL".to_string()
-        } else {
-            list_ids
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let (seg_sql, binds) = match segment {
             Some(s) => s.to_sql(self.dialect(), 2, now),
             None => ("TRUE".to_string(), Vec::new()),
         };
         let from = format!(
-            "FROM contacts c WHERE c.org_id = $1 AND c.active \
-             AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.org_id = c.org_id AND s.contact_id = c.id \
-               AND s.status = 'subscribed' AND s.list_id IN ({lists})) \
-             AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.org_id = c.org_id AND x.email = c.email) \
-             AND {seg_sql}"
+            "FROM contacts c WHERE c.org_id = $1 AND {} AND {seg_sql}",
+            eligible(list_ids)
         );
         let cols = super::contacts::COLUMNS
             .split(", ")
@@ -311,11 +312,12 @@ impl Store {
             .map(|c| format!("c.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let eligible = eligible(&self.mailing_list_ids(org_id, mailing_id).await?);
         let contacts: Vec<ContactRow> = on_write!(self, |p| {
             sqlx::query_as(safe!(
             "SELECT {cols} FROM contacts c WHERE c.org_id = $1 AND c.id IN \
                (SELECT contact_id FROM deliveries WHERE org_id = $1 AND mailing_id = $2 AND locked_by = $3 AND status = 'sending') \
-             AND {ELIGIBLE}"
+             AND {eligible}"
         ))
         .bind(org_id)
         .bind(mailing_id)
