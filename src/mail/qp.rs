@@ -1,0 +1,71 @@
+//! Quoted-printable (RFC 2045 §6.7) for message bodies, written in one pass into one buffer:
+//! line ends become CRLF, lines are broken softly before 76 characters, and only printable
+//! ASCII (and inner spaces) stays as it is, so no encoded line comes near SMTP's 998 limit.
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Longest encoded line, without the soft break's `=`.
+const MAX_LINE: usize = 75;
+
+pub fn encode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16 + 8);
+    let mut line = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        // A run of plain characters (no space: a space may end a line) goes in one copy.
+        let run = bytes[i..]
+            .iter()
+            .take(MAX_LINE - line)
+            .take_while(|b| (33..=126).contains(*b) && **b != b'=')
+            .count();
+        if run > 0 {
+            out.extend_from_slice(&bytes[i..i + run]);
+            line += run;
+            i += run;
+            continue;
+        }
+        let b = bytes[i];
+        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+            out.extend_from_slice(b"\r\n");
+            line = 0;
+            i += if b == b'\r' { 2 } else { 1 };
+            continue;
+        }
+        let at_line_end = matches!(bytes.get(i + 1), None | Some(b'\r' | b'\n'));
+        let literal =
+            ((33..=126).contains(&b) && b != b'=') || ((b == b' ' || b == b'\t') && !at_line_end);
+        let width = if literal { 1 } else { 3 };
+        if line + width > MAX_LINE {
+            out.extend_from_slice(b"=\r\n");
+            line = 0;
+        }
+        if literal {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+        }
+        line += width;
+        i += 1;
+    }
+    // Only ASCII was written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_and_wraps() {
+        assert_eq!(
+            encode("Hallo Zoë = 1\nbye "),
+            "Hallo Zo=C3=AB =3D 1\r\nbye=20"
+        );
+        let long = "x".repeat(200);
+        let e = encode(&long);
+        assert!(e.lines().all(|l| l.len() <= 76), "{e}");
+        assert_eq!(e.replace("=\r\n", ""), long);
+        assert_eq!(encode("a\r\nb\rc"), "a\r\nb=0Dc");
+        assert_eq!(encode("tab\there"), "tab\there");
+    }
+}
