@@ -180,6 +180,11 @@ async fn blacklist(e: &Env, org_id: i64, email: &str) {
         .unwrap();
 }
 
+/// The smallest valid mailing to the `news` list.
+fn plain_mailing() -> Value {
+    json!({"name": "m", "subject": "s", "from_email": "news@paradiso.test", "html": "<p>x</p>", "lists": ["news"]})
+}
+
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36";
 
 async fn personalised_mailing_with_headers_tracking_unsubscribe_and_stats(backend: Backend) {
@@ -577,7 +582,7 @@ async fn temporary_failures_are_retried_and_permanent_ones_bounce(backend: Backe
     let Some(e) = env(backend).await else { return };
     e.subscribe("ok@example.nl", &["news"], json!({})).await;
     e.subscribe("gone@example.nl", &["news"], json!({})).await;
-    let body = json!({"name": "m", "subject": "s", "from_email": "news@paradiso.test", "html": "<p>x</p>", "lists": ["news"]});
+    let body = plain_mailing();
     e.sink.set_behaviour(Behaviour::RejectRcpt(450));
     let id = e.mailing(body.clone()).await;
     e.act(id, "send").await;
@@ -758,7 +763,7 @@ async fn templates_layouts_previews_test_sends_and_transactional_mail(backend: B
 
 async fn bad_mailing_input_is_rejected_and_nothing_is_written(backend: Backend) {
     let Some(e) = env(backend).await else { return };
-    let good = json!({"name": "m", "subject": "s", "from_email": "news@paradiso.test", "html": "<p>x</p>", "lists": ["news"]});
+    let good = plain_mailing();
     let with = |k: &str, v: Value| {
         let mut b = good.clone();
         b[k] = v;
@@ -864,9 +869,7 @@ async fn two_nodes_share_one_mailing_without_sending_twice(backend: Backend) {
         e.subscribe(&format!("fan{i}@example.nl"), &["news"], json!({}))
             .await;
     }
-    let id = e
-        .mailing(json!({"name": "m", "subject": "s", "from_email": "news@paradiso.test", "html": "<p>x</p>", "lists": ["news"]}))
-        .await;
+    let id = e.mailing(plain_mailing()).await;
     e.act(id, "send").await;
     let mut other = (*e.t.app.config).clone();
     other.node_name = Some("second-node".into());
@@ -917,9 +920,7 @@ async fn relays_take_turns_and_mail_is_dkim_signed(backend: Backend) {
         e.subscribe(&format!("fan{i}@example.nl"), &["news"], json!({}))
             .await;
     }
-    let id = e
-        .mailing(json!({"name": "m", "subject": "s", "from_email": "news@paradiso.test", "html": "<p>x</p>", "lists": ["news"]}))
-        .await;
+    let id = e.mailing(plain_mailing()).await;
     e.act(id, "send").await;
     let first = e.mails().await;
     let other = second.received();

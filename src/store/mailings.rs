@@ -95,6 +95,23 @@ fn status_list(statuses: &[MailingStatus]) -> String {
         .join(", ")
 }
 
+/// Binds the content columns of a [`MailingContent`] in the order both statements list them.
+macro_rules! bind_content {
+    ($q:expr, $m:expr) => {
+        $q.bind(&$m.name)
+            .bind(&$m.subject)
+            .bind(&$m.from_name)
+            .bind(&$m.from_email)
+            .bind(&$m.reply_to)
+            .bind(&$m.html)
+            .bind(&$m.text)
+            .bind($m.layout_id)
+            .bind(&$m.segment)
+            .bind($m.track_opens)
+            .bind($m.track_clicks)
+    };
+}
+
 macro_rules! replace_lists {
     ($tx:ident, $org:expr, $id:expr, $lists:expr) => {
         sqlx::query("DELETE FROM mailing_lists WHERE org_id = $1 AND mailing_id = $2")
@@ -123,27 +140,16 @@ impl Store {
         now: i64,
     ) -> StoreResult<MailingRow> {
         let id: i64 = write_tx!(self, |tx| {
-            let id: i64 = sqlx::query_scalar(
+            let q = sqlx::query_scalar(
                 "INSERT INTO mailings (org_id, name, subject, from_name, from_email, reply_to, html, text, layout_id, segment, \
                  track_opens, track_clicks, status, source, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $14, $14) RETURNING id",
-            )
-            .bind(org_id)
-            .bind(&m.name)
-            .bind(&m.subject)
-            .bind(&m.from_name)
-            .bind(&m.from_email)
-            .bind(&m.reply_to)
-            .bind(&m.html)
-            .bind(&m.text)
-            .bind(m.layout_id)
-            .bind(&m.segment)
-            .bind(m.track_opens)
-            .bind(m.track_clicks)
-            .bind(&m.source)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+            );
+            let id: i64 = bind_content!(q.bind(org_id), m)
+                .bind(&m.source)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
             replace_lists!(tx, org_id, id, &m.list_ids);
             id
         });
@@ -160,27 +166,15 @@ impl Store {
         now: i64,
     ) -> StoreResult<MailingRow> {
         write_tx!(self, |tx| {
-            let r = sqlx::query(
+            let q = sqlx::query(
                 "UPDATE mailings SET name = $3, subject = $4, from_name = $5, from_email = $6, reply_to = $7, html = $8, \
                  text = $9, layout_id = $10, segment = $11, track_opens = $12, track_clicks = $13, updated_at = $14 \
                  WHERE org_id = $1 AND id = $2 AND status IN ('draft', 'scheduled')",
-            )
-            .bind(org_id)
-            .bind(id)
-            .bind(&m.name)
-            .bind(&m.subject)
-            .bind(&m.from_name)
-            .bind(&m.from_email)
-            .bind(&m.reply_to)
-            .bind(&m.html)
-            .bind(&m.text)
-            .bind(m.layout_id)
-            .bind(&m.segment)
-            .bind(m.track_opens)
-            .bind(m.track_clicks)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            );
+            let r = bind_content!(q.bind(org_id).bind(id), m)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
