@@ -164,10 +164,11 @@ fn dsn(to: &str, recipient: &str, status: &str) -> String {
 }
 
 async fn returned_mail_bounces_and_complaints(backend: Backend) {
-    let Some(e) = env(backend, |_| {}).await else {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listen = listener.local_addr().unwrap();
+    let Some(e) = env(backend, |c| c.bounce_listen = Some(listen)).await else {
         return;
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = e.t.app.clone();
     tokio::spawn(handbill::services::bounces::listen(
@@ -202,6 +203,46 @@ async fn returned_mail_bounces_and_complaints(backend: Backend) {
     .await;
     assert!(end.unwrap().starts_with("250"));
     assert!(e.suppressed("ok@example.nl").await.is_empty());
+
+    // The mailto of List-Unsubscribe: a mail to it unsubscribes.
+    let ok_mail = e
+        .sink
+        .received()
+        .into_iter()
+        .find(|r| r.rcpt_to[0] == "ok@example.nl")
+        .unwrap();
+    let raw = String::from_utf8_lossy(&ok_mail.data).to_string();
+    let lu = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap()
+        .header_raw("List-Unsubscribe")
+        .unwrap()
+        .replace(['\r', '\n'], "");
+    let mailto = lu
+        .split("<mailto:")
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .next()
+        .unwrap();
+    assert!(
+        mailto.starts_with("unsubscribe+") && mailto.ends_with("@mail.venue.test"),
+        "{lu}"
+    );
+    let forged = mailto.replacen('-', "-9", 1);
+    let (rcpt, _) = smtp(addr, &forged, "x").await;
+    assert!(rcpt.starts_with("550"), "{rcpt}");
+    let (_, end) = smtp(addr, mailto, "Subject: unsubscribe\r\n\r\nplease").await;
+    assert!(end.unwrap().starts_with("250"));
+    let c =
+        e.t.client
+            .get(e.t.url("/api/v1/contacts?email=ok@example.nl"))
+            .bearer_auth(&e.admin)
+            .send()
+            .await
+            .unwrap();
+    let c: Value = c.json().await.unwrap();
+    assert_eq!(c["subscriptions"][0]["status"], "unsubscribed", "{c}");
 
     // A hard bounce suppresses at once; soft bounces after the limit (2 here).
     let (_, end) = smtp(
@@ -275,6 +316,10 @@ async fn returned_mail_bounces_and_complaints(backend: Backend) {
         "{s}"
     );
     assert_eq!(s["bounced"], 2, "{s}");
+    assert_eq!(
+        s["unsubscribes"], 1,
+        "the mailto unsubscribe counts for the mailing"
+    );
     let v = handbill::services::consent::verify(&e.t.app, "paradiso")
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 //! address at once (a complaint also unsubscribes it from everything, in the consent ledger);
 //! soft bounces suppress it after `soft_bounce_limit` of them.
 
+use super::links::{parse_address, AddressUse};
 use super::{found, ServiceResult};
 use crate::app::App;
 use crate::domain::ledger::Evidence;
@@ -119,22 +120,96 @@ pub fn find_verp(key: &[u8], text: &str) -> Option<(i64, i64)> {
     })
 }
 
+/// Unsubscribes the recipient of a message whose List-Unsubscribe mailto address got mail
+/// (from the mailing's lists; from everything for a transactional message).
+async fn unsubscribe_by_mail(app: &App, org_id: i64, delivery_id: i64) -> ServiceResult<bool> {
+    let Some(d) = found(app.store.delivery(org_id, delivery_id).await)? else {
+        return Ok(false);
+    };
+    let contact = match d.contact_id {
+        Some(c) => found(app.store.contact_by_id(org_id, c).await)?,
+        None => None,
+    };
+    let Some(contact) = contact else {
+        return Ok(false);
+    };
+    let lists = match d.mailing_id {
+        Some(m) => app.store.mailing_list_ids(org_id, m).await?,
+        None => Vec::new(),
+    };
+    let evidence = Evidence {
+        source: "mailto".into(),
+        ..Evidence::default()
+    };
+    let now = app.now();
+    let mut changed = false;
+    for s in app.store.contact_subscriptions(org_id, contact.id).await? {
+        let on_list = lists.is_empty() || lists.contains(&s.list_id);
+        if on_list && (s.status == "subscribed" || s.status == "pending") {
+            app.store
+                .change_subscription(
+                    org_id,
+                    contact.id,
+                    s.list_id,
+                    &contact.email,
+                    ConsentAction::Unsubscribe,
+                    &evidence,
+                    now,
+                )
+                .await?;
+            changed = true;
+        }
+    }
+    if changed {
+        app.store
+            .insert_event(
+                org_id,
+                &NewEvent {
+                    mailing_id: d.mailing_id,
+                    delivery_id: Some(d.id),
+                    contact_id: Some(contact.id),
+                    kind: EventKind::Unsubscribe,
+                    link_idx: None,
+                    flagged: false,
+                    source: "mailto".into(),
+                    detail: None,
+                },
+                now,
+            )
+            .await?;
+    }
+    Ok(true)
+}
+
 /// Handles a message received by the bounce listener for `recipients` (already checked to be
-/// VERP or feedback addresses). Returns how many reports were applied.
+/// VERP, unsubscribe or feedback addresses). Returns how many were applied.
 pub async fn receive(app: &App, recipients: &[String], raw: &[u8]) -> ServiceResult<usize> {
+    let key = super::links::signing_key(app).await?;
+    let mut applied = 0;
+    for r in recipients {
+        let local = r.rsplit_once('@').map(|(l, _)| l).unwrap_or("");
+        if let Some((org, delivery)) = parse_address(&key, AddressUse::Unsubscribe, local) {
+            if unsubscribe_by_mail(app, org, delivery).await? {
+                applied += 1;
+            }
+        }
+    }
     let Some(report) = classify(raw) else {
         tracing::debug!("mail to the bounce address that is no report: ignored");
-        return Ok(0);
+        return Ok(applied);
     };
-    let key = super::links::signing_key(app).await?;
     let mut targets: Vec<(i64, i64)> = recipients
         .iter()
         .filter_map(|r| find_verp(&key, r))
         .collect();
-    if targets.is_empty() {
+    // A feedback loop names the message only inside the returned original.
+    if targets.is_empty()
+        && recipients
+            .iter()
+            .any(|r| r.to_ascii_lowercase().starts_with("fbl@"))
+    {
         targets.extend(find_verp(&key, &report.original));
     }
-    let mut applied = 0;
     for (org, delivery) in targets {
         if apply(app, org, delivery, report.kind, "dsn", &report.detail).await? {
             applied += 1;
@@ -144,7 +219,7 @@ pub async fn receive(app: &App, recipients: &[String], raw: &[u8]) -> ServiceRes
 }
 
 /// Runs the bounce listener on `listener` until `shutdown`: it accepts mail for the valid VERP
-/// addresses and `fbl@` (feedback loops) of the bounce domain.
+/// and unsubscribe addresses and `fbl@` (feedback loops) of the bounce domain.
 pub async fn listen(
     app: App,
     listener: tokio::net::TcpListener,
@@ -156,7 +231,9 @@ pub async fn listen(
         let lower = addr.to_ascii_lowercase();
         match lower.rsplit_once('@') {
             Some((local, d)) if d == domain => {
-                local == "fbl" || super::links::parse_verp(&key, local).is_some()
+                local == "fbl"
+                    || parse_address(&key, AddressUse::Bounces, local).is_some()
+                    || parse_address(&key, AddressUse::Unsubscribe, local).is_some()
             }
             _ => false,
         }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::links::{self, LinkClaims, Purpose};
+use super::links::{self, AddressUse, LinkClaims, Purpose};
 use super::optins::contact_language;
 use super::{ServiceError, ServiceResult};
 use crate::app::App;
@@ -243,7 +243,19 @@ impl Prepared {
             html: (contact.mail_format != "text").then_some(r.html),
             list_unsubscribe: Some(ListUnsubscribe {
                 url: l.unsubscribe,
-                mailto: None,
+                // Mail to it is read by the bounce listener: offered only when that runs.
+                mailto: app.config.bounce_listen.map(|_| {
+                    format!(
+                        "{}@{}",
+                        links::address_local(
+                            &self.key,
+                            AddressUse::Unsubscribe,
+                            self.org.id,
+                            delivery_id
+                        ),
+                        app.config.bounce_domain()
+                    )
+                }),
                 one_click: true,
             }),
             headers,
@@ -290,15 +302,7 @@ fn outcome(
     email: &str,
     result: Result<(String, String), SendError>,
 ) -> Outcome {
-    let mut o = Outcome {
-        delivery_id: c.delivery_id,
-        status: DeliveryStatus::Sent,
-        message_id: None,
-        smtp_response: None,
-        retry_at: None,
-        event: None,
-        suppress: None,
-    };
+    let mut o = Outcome::new(c.delivery_id, DeliveryStatus::Sent, None);
     match result {
         Ok((message_id, answer)) => {
             o.message_id = Some(message_id);
@@ -336,28 +340,20 @@ async fn send_batch(app: &App, p: &Prepared, claimed: Vec<Claimed>) -> Vec<Outco
     futures_util::stream::iter(claimed)
         .map(|c| async move {
             let Some(contact) = &c.contact else {
-                return Outcome {
-                    delivery_id: c.delivery_id,
-                    status: DeliveryStatus::Skipped,
-                    message_id: None,
-                    smtp_response: Some("no longer subscribed, suppressed or erased".into()),
-                    retry_at: None,
-                    event: None,
-                    suppress: None,
-                };
+                return Outcome::new(
+                    c.delivery_id,
+                    DeliveryStatus::Skipped,
+                    Some("no longer subscribed, suppressed or erased".into()),
+                );
             };
             let msg = match p.message(app, contact, c.delivery_id) {
                 Ok(m) => m,
                 Err(e) => {
-                    return Outcome {
-                        delivery_id: c.delivery_id,
-                        status: DeliveryStatus::Failed,
-                        message_id: None,
-                        smtp_response: Some(format!("could not build the message: {e}")),
-                        retry_at: None,
-                        event: None,
-                        suppress: None,
-                    }
+                    return Outcome::new(
+                        c.delivery_id,
+                        DeliveryStatus::Failed,
+                        Some(format!("could not build the message: {e}")),
+                    )
                 }
             };
             let domain = contact.email.rsplit('@').next().unwrap_or_default();
@@ -460,13 +456,8 @@ async fn send_mailing_batch(app: &App, m: &MailingRow, node: &str) -> ServiceRes
             claimed
                 .iter()
                 .map(|c| Outcome {
-                    delivery_id: c.delivery_id,
-                    status: DeliveryStatus::Queued,
-                    message_id: None,
-                    smtp_response: Some(e.to_string()),
                     retry_at: Some(now + 60_000),
-                    event: None,
-                    suppress: None,
+                    ..Outcome::new(c.delivery_id, DeliveryStatus::Queued, Some(e.to_string()))
                 })
                 .collect()
         }

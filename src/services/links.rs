@@ -155,23 +155,48 @@ pub fn verify_ids(key: &[u8], tag: &str, token: &str, n: usize) -> Option<Vec<i6
     (ids.len() == n).then_some(ids)
 }
 
-/// The local part of a VERP bounce address: `bounces+ORG-DELIVERY-MAC`.
-pub fn verp_local(key: &[u8], org_id: i64, delivery_id: i64) -> String {
-    let m = hex::encode(&mac(key, &format!("b.{org_id}.{delivery_id}"))[..5]);
-    format!("bounces+{org_id}-{delivery_id}-{m}")
+/// What a signed address local part is for: `bounces+…` (the envelope sender) or
+/// `unsubscribe+…` (the mailto of List-Unsubscribe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressUse {
+    Bounces,
+    Unsubscribe,
 }
 
-/// (organisation, delivery) of a VERP local part made by [`verp_local`]; None when forged.
-pub fn parse_verp(key: &[u8], local: &str) -> Option<(i64, i64)> {
-    let rest = local.to_ascii_lowercase();
-    let rest = rest.strip_prefix("bounces+")?;
+impl AddressUse {
+    fn prefix(self) -> &'static str {
+        match self {
+            AddressUse::Bounces => "bounces",
+            AddressUse::Unsubscribe => "unsubscribe",
+        }
+    }
+}
+
+/// The local part of a signed per-message address: `PREFIX+ORG-DELIVERY-MAC`.
+pub fn address_local(key: &[u8], used: AddressUse, org_id: i64, delivery_id: i64) -> String {
+    let p = used.prefix();
+    let m = hex::encode(&mac(key, &format!("{p}.{org_id}.{delivery_id}"))[..5]);
+    format!("{p}+{org_id}-{delivery_id}-{m}")
+}
+
+/// The local part of the VERP bounce address of a message.
+pub fn verp_local(key: &[u8], org_id: i64, delivery_id: i64) -> String {
+    address_local(key, AddressUse::Bounces, org_id, delivery_id)
+}
+
+/// (organisation, delivery) of a local part made by [`address_local`]; None when forged.
+pub fn parse_address(key: &[u8], used: AddressUse, local: &str) -> Option<(i64, i64)> {
+    let local = local.to_ascii_lowercase();
+    let rest = local.strip_prefix(used.prefix())?.strip_prefix('+')?;
     let mut it = rest.splitn(3, '-');
     let org: i64 = it.next()?.parse().ok()?;
     let delivery: i64 = it.next()?.parse().ok()?;
-    let given = it.next()?;
-    (verp_local(key, org, delivery) == local.to_ascii_lowercase())
-        .then_some((org, delivery))
-        .filter(|_| given.len() == 10)
+    (address_local(key, used, org, delivery) == local).then_some((org, delivery))
+}
+
+/// (organisation, delivery) of a VERP bounce local part; None when forged.
+pub fn parse_verp(key: &[u8], local: &str) -> Option<(i64, i64)> {
+    parse_address(key, AddressUse::Bounces, local)
 }
 
 pub fn confirm_url(app: &App, secret: &str) -> String {
@@ -271,5 +296,23 @@ mod tests {
         assert_eq!(parse_verp(key, &v), Some((4, 1234)));
         assert_eq!(parse_verp(key, &v.replace("1234", "1235")), None);
         assert_eq!(parse_verp(key, "bounces+4-1234-0000000000"), None);
+        let u = address_local(key, AddressUse::Unsubscribe, 4, 1234);
+        assert_eq!(
+            parse_address(key, AddressUse::Unsubscribe, &u),
+            Some((4, 1234))
+        );
+        assert_eq!(
+            parse_verp(key, &u),
+            None,
+            "an unsubscribe address is no bounce address"
+        );
+        assert_eq!(
+            parse_address(
+                key,
+                AddressUse::Unsubscribe,
+                &v.replacen("bounces", "unsubscribe", 1)
+            ),
+            None
+        );
     }
 }

@@ -324,17 +324,9 @@ pub async fn start(app: &App, m: &MailingRow) -> ServiceResult<bool> {
         None => None,
     };
     let links = tracked_links(&assemble_html(&m.html, layout.as_deref()));
-    app.store.set_mailing_links(m.org_id, m.id, &links).await?;
     Ok(app
         .store
-        .transition_mailing(
-            m.org_id,
-            m.id,
-            &[MailingStatus::Draft, MailingStatus::Scheduled],
-            MailingStatus::Sending,
-            None,
-            app.now(),
-        )
+        .start_mailing(m.org_id, m.id, &links, app.now())
         .await?)
 }
 

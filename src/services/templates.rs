@@ -309,13 +309,8 @@ pub async fn run_tx_job(
         .map_err(|e| SendError::Permanent(format!("bad payload: {e}")))?;
     let result = app.transport.send(&job.message).await;
     let mut o = Outcome {
-        delivery_id: job.delivery_id,
-        status: DeliveryStatus::Sent,
         message_id: Some(job.message.message_id.clone()),
-        smtp_response: None,
-        retry_at: None,
-        event: None,
-        suppress: None,
+        ..Outcome::new(job.delivery_id, DeliveryStatus::Sent, None)
     };
     match &result {
         Ok(answer) => o.smtp_response = Some(answer.clone()),

@@ -95,6 +95,21 @@ pub struct Outcome {
     pub suppress: Option<String>,
 }
 
+impl Outcome {
+    /// An outcome without retry, event or suppression.
+    pub fn new(delivery_id: i64, status: DeliveryStatus, smtp_response: Option<String>) -> Self {
+        Self {
+            delivery_id,
+            status,
+            message_id: None,
+            smtp_response,
+            retry_at: None,
+            event: None,
+            suppress: None,
+        }
+    }
+}
+
 /// An event to record about a message.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

@@ -310,14 +310,29 @@ impl Store {
         Ok(())
     }
 
-    /// Stores the tracked links of a mailing (position = index in the click URL).
-    pub async fn set_mailing_links(
+    /// Starts sending a draft or scheduled mailing and stores its tracked links (position =
+    /// index in the click URL), in one transaction: false when it was in no such state (e.g.
+    /// another node started it first).
+    pub async fn start_mailing(
         &self,
         org_id: i64,
         id: i64,
         urls: &[String],
-    ) -> StoreResult<()> {
+        now: i64,
+    ) -> StoreResult<bool> {
         write_tx!(self, |tx| {
+            let r = sqlx::query(
+                "UPDATE mailings SET status = 'sending', held_at = NULL, started_at = COALESCE(started_at, $3), updated_at = $3 \
+                 WHERE org_id = $1 AND id = $2 AND status IN ('draft', 'scheduled')",
+            )
+            .bind(org_id)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                return Ok(false);
+            }
             sqlx::query("DELETE FROM mailing_links WHERE org_id = $1 AND mailing_id = $2")
                 .bind(org_id)
                 .bind(id)
@@ -334,8 +349,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-        });
-        Ok(())
+            Ok(true)
+        })
     }
 
     pub async fn mailing_links(&self, org_id: i64, id: i64) -> StoreResult<Vec<String>> {
