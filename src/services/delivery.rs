@@ -393,32 +393,42 @@ pub async fn tick(app: &App, node: &str) -> ServiceResult<usize> {
     start_due(app).await?;
     let mut handled = 0;
     for m in app.store.sending_mailings().await? {
-        if !m.planned {
-            let segment = match &m.segment {
-                Some(s) => Some(
-                    serde_json::from_str::<Value>(s)
-                        .ok()
-                        .and_then(|v| Segment::parse(&v).ok())
-                        .ok_or_else(|| {
-                            ServiceError::Internal(format!(
-                                "mailing {}: stored segment is invalid",
-                                m.id
-                            ))
-                        })?,
-                ),
-                None => None,
-            };
-            let (_, done) = app
-                .store
-                .plan_deliveries(m.org_id, m.id, segment.as_ref(), PLAN_CHUNK, app.now())
-                .await?;
-            if !done {
-                handled += 1;
-            }
+        // One mailing's trouble must not hold up the others.
+        match work_on(app, &m, node).await {
+            Ok(n) => handled += n,
+            Err(e) => tracing::error!(mailing = m.id, error = %e, "mailing delivery failed"),
         }
-        handled += send_mailing_batch(app, &m, node).await?;
     }
     Ok(handled)
+}
+
+/// Plans the next chunk of a mailing's audience (while not fully planned) and sends one batch.
+async fn work_on(app: &App, m: &MailingRow, node: &str) -> ServiceResult<usize> {
+    let mut handled = 0;
+    if !m.planned {
+        let segment = match &m.segment {
+            Some(s) => Some(
+                serde_json::from_str::<Value>(s)
+                    .ok()
+                    .and_then(|v| Segment::parse(&v).ok())
+                    .ok_or_else(|| {
+                        ServiceError::Internal(format!(
+                            "mailing {}: stored segment is invalid",
+                            m.id
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let (_, done) = app
+            .store
+            .plan_deliveries(m.org_id, m.id, segment.as_ref(), PLAN_CHUNK, app.now())
+            .await?;
+        if !done {
+            handled += 1;
+        }
+    }
+    Ok(handled + send_mailing_batch(app, m, node).await?)
 }
 
 async fn send_mailing_batch(app: &App, m: &MailingRow, node: &str) -> ServiceResult<usize> {
