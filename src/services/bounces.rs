@@ -3,11 +3,12 @@
 //! address at once (a complaint also unsubscribes it from everything, in the consent ledger);
 //! soft bounces suppress it after `soft_bounce_limit` of them.
 
+use super::consent::unsubscribe_contact;
 use super::links::{parse_address, AddressUse};
 use super::{found, ServiceResult};
 use crate::app::App;
 use crate::domain::ledger::Evidence;
-use crate::domain::{ConsentAction, EventKind, SuppressionReason};
+use crate::domain::{EventKind, SuppressionReason};
 use crate::mail::reports::{classify, ReportKind};
 use crate::store::NewEvent;
 
@@ -31,22 +32,11 @@ pub async fn apply(
         ReportKind::Soft => EventKind::BounceSoft,
         ReportKind::Complaint => EventKind::Complaint,
     };
-    app.store
-        .insert_event(
-            org_id,
-            &NewEvent {
-                mailing_id: d.mailing_id,
-                delivery_id: Some(d.id),
-                contact_id: d.contact_id,
-                kind: event,
-                link_idx: None,
-                flagged: false,
-                source: source.into(),
-                detail: Some(detail.clone()),
-            },
-            now,
-        )
-        .await?;
+    let ev = NewEvent {
+        detail: Some(detail.clone()),
+        ..NewEvent::for_delivery(&d, event, source)
+    };
+    app.store.insert_event(org_id, &ev, now).await?;
     if kind != ReportKind::Complaint {
         app.store.mark_bounced(org_id, d.id, &detail, now).await?;
     }
@@ -88,21 +78,7 @@ pub async fn apply(
     }
     if kind == ReportKind::Complaint {
         // Marking mail as spam withdraws consent: every subscription ends, in the ledger.
-        for s in app.store.contact_subscriptions(org_id, contact_id).await? {
-            if s.status == "subscribed" || s.status == "pending" {
-                app.store
-                    .change_subscription(
-                        org_id,
-                        contact_id,
-                        s.list_id,
-                        &contact.email,
-                        ConsentAction::Unsubscribe,
-                        &evidence,
-                        now,
-                    )
-                    .await?;
-            }
-        }
+        unsubscribe_contact(app, &contact, None, &evidence).await?;
     }
     tracing::info!(delivery = d.id, kind = ?kind, "bounce or complaint recorded");
     Ok(true)
@@ -141,42 +117,10 @@ async fn unsubscribe_by_mail(app: &App, org_id: i64, delivery_id: i64) -> Servic
         source: "mailto".into(),
         ..Evidence::default()
     };
-    let now = app.now();
-    let mut changed = false;
-    for s in app.store.contact_subscriptions(org_id, contact.id).await? {
-        let on_list = lists.is_empty() || lists.contains(&s.list_id);
-        if on_list && (s.status == "subscribed" || s.status == "pending") {
-            app.store
-                .change_subscription(
-                    org_id,
-                    contact.id,
-                    s.list_id,
-                    &contact.email,
-                    ConsentAction::Unsubscribe,
-                    &evidence,
-                    now,
-                )
-                .await?;
-            changed = true;
-        }
-    }
-    if changed {
-        app.store
-            .insert_event(
-                org_id,
-                &NewEvent {
-                    mailing_id: d.mailing_id,
-                    delivery_id: Some(d.id),
-                    contact_id: Some(contact.id),
-                    kind: EventKind::Unsubscribe,
-                    link_idx: None,
-                    flagged: false,
-                    source: "mailto".into(),
-                    detail: None,
-                },
-                now,
-            )
-            .await?;
+    let only = (!lists.is_empty()).then_some(&lists[..]);
+    if unsubscribe_contact(app, &contact, only, &evidence).await? {
+        let ev = NewEvent::for_delivery(&d, EventKind::Unsubscribe, "mailto");
+        app.store.insert_event(org_id, &ev, app.now()).await?;
     }
     Ok(true)
 }

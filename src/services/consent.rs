@@ -4,7 +4,7 @@ use super::{found, orgs, OrNotFound, ServiceResult};
 use crate::app::App;
 use crate::domain::ledger::Evidence;
 use crate::domain::{ConsentAction, EmailAddress, SuppressionReason, ValidationError};
-use crate::store::{SubscriptionRow, VerifyReport};
+use crate::store::{ContactRow, SubscriptionRow, VerifyReport};
 
 /// Records a consent action of one contact on one list, with its evidence, atomically.
 pub async fn record(
@@ -40,6 +40,39 @@ pub async fn record(
             app.now(),
         )
         .await?)
+}
+
+/// Unsubscribes a contact from every list it is subscribed to or pending on (only from
+/// `only` when given), each change in the ledger. Returns whether anything changed.
+pub async fn unsubscribe_contact(
+    app: &App,
+    contact: &ContactRow,
+    only: Option<&[i64]>,
+    evidence: &Evidence,
+) -> ServiceResult<bool> {
+    let mut changed = false;
+    for s in app
+        .store
+        .contact_subscriptions(contact.org_id, contact.id)
+        .await?
+    {
+        let on_list = only.is_none_or(|l| l.contains(&s.list_id));
+        if on_list && (s.status == "subscribed" || s.status == "pending") {
+            app.store
+                .change_subscription(
+                    contact.org_id,
+                    contact.id,
+                    s.list_id,
+                    &contact.email,
+                    ConsentAction::Unsubscribe,
+                    evidence,
+                    app.now(),
+                )
+                .await?;
+            changed = true;
+        }
+    }
+    Ok(changed)
 }
 
 /// Puts an address on the organisation's blacklist (a consent change, recorded in the ledger).

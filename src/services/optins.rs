@@ -518,41 +518,20 @@ pub async fn unsubscribe(
     else {
         return Ok(None);
     };
-    let subs = app.store.contact_subscriptions(org.id, contact.id).await?;
-    let mut changed = false;
-    for s in subs
-        .iter()
-        .filter(|s| claims.list_id.is_none_or(|l| l == s.list_id))
-    {
-        if s.status == "subscribed" || s.status == "pending" {
-            changed = true;
-            let mut ev = contact_evidence(ip.clone(), user_agent.clone(), None);
-            ev.source = source.into();
-            app.store
-                .change_subscription(
-                    org.id,
-                    contact.id,
-                    s.list_id,
-                    &contact.email,
-                    ConsentAction::Unsubscribe,
-                    &ev,
-                    app.now(),
-                )
-                .await?;
-        }
-    }
+    let mut ev = contact_evidence(ip, user_agent, None);
+    ev.source = source.into();
+    let only = claims.list_id.as_ref().map(std::slice::from_ref);
+    let changed = super::consent::unsubscribe_contact(app, &contact, only, &ev).await?;
     // An unsubscribe from a mailing's link counts for that mailing.
     if let Some(delivery) = claims.delivery_id.filter(|_| changed) {
         if let Some(d) = super::found(app.store.delivery(org.id, delivery).await)? {
             let ev = crate::store::NewEvent {
-                mailing_id: d.mailing_id,
-                delivery_id: Some(d.id),
                 contact_id: Some(contact.id),
-                kind: crate::domain::EventKind::Unsubscribe,
-                link_idx: None,
-                flagged: false,
-                source: source.into(),
-                detail: None,
+                ..crate::store::NewEvent::for_delivery(
+                    &d,
+                    crate::domain::EventKind::Unsubscribe,
+                    source,
+                )
             };
             app.store.insert_event(org.id, &ev, app.now()).await?;
         }

@@ -75,14 +75,9 @@ async fn record(
     let now = app.now();
     let window = i64::from(app.config.scanner_window_secs) * 1000;
     let ev = NewEvent {
-        mailing_id: d.mailing_id,
-        delivery_id: Some(d.id),
-        contact_id: d.contact_id,
-        kind,
         link_idx,
         flagged: is_scanner(user_agent, d.sent_at, now, window),
-        source: "tracking".into(),
-        detail: None,
+        ..NewEvent::for_delivery(d, kind, "tracking")
     };
     app.store.insert_event(d.org_id, &ev, now).await?;
     Ok(())

@@ -123,6 +123,22 @@ pub struct NewEvent {
     pub detail: Option<String>,
 }
 
+impl NewEvent {
+    /// An event about delivery `d` (and its contact), not flagged, without link or detail.
+    pub fn for_delivery(d: &DeliveryRow, kind: EventKind, source: &str) -> Self {
+        Self {
+            mailing_id: d.mailing_id,
+            delivery_id: Some(d.id),
+            contact_id: d.contact_id,
+            kind,
+            link_idx: None,
+            flagged: false,
+            source: source.into(),
+            detail: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DeliveryCounts {
     pub queued: i64,
