@@ -38,14 +38,19 @@ pub struct Prepared {
     key: Vec<u8>,
 }
 
-/// Compiles a mailing (inside its layout, with the footer when needed).
-pub async fn prepare(app: &App, mailing: &MailingRow) -> ServiceResult<Prepared> {
-    let org = app.store.org_by_id(mailing.org_id).await?;
+/// A mailing's HTML inside its layout, with the footer when it needs one.
+pub async fn assembled_html(app: &App, mailing: &MailingRow) -> ServiceResult<String> {
     let layout = match mailing.layout_id {
         Some(id) => Some(app.store.template_by_id(mailing.org_id, id).await?.html),
         None => None,
     };
-    let html = assemble_html(&mailing.html, layout.as_deref());
+    Ok(assemble_html(&mailing.html, layout.as_deref()))
+}
+
+/// Compiles a mailing (inside its layout, with the footer when needed).
+pub async fn prepare(app: &App, mailing: &MailingRow) -> ServiceResult<Prepared> {
+    let org = app.store.org_by_id(mailing.org_id).await?;
+    let html = assembled_html(app, mailing).await?;
     let text = mailing.text.as_deref().map(assemble_text);
     let compiled = Compiled::new(&mailing.subject, &html, text.as_deref())
         .map_err(|e| ServiceError::Internal(format!("mailing {}: {e}", mailing.id)))?;
@@ -161,6 +166,17 @@ impl Prepared {
         tracking: bool,
     ) -> Result<Rendered, String> {
         let l = self.mail_links(app, contact.id, delivery_id);
+        self.render_with(app, contact, delivery_id, &l, tracking)
+    }
+
+    fn render_with(
+        &self,
+        app: &App,
+        contact: &ContactRow,
+        delivery_id: i64,
+        l: &MailLinks,
+        tracking: bool,
+    ) -> Result<Rendered, String> {
         let lang = contact_language(contact, &self.org);
         let footer: Map<String, Value> = footer_words(lang.code())
             .into_iter()
@@ -210,10 +226,10 @@ impl Prepared {
         delivery_id: i64,
         tracking: bool,
     ) -> Result<OutgoingMessage, String> {
-        let r = self.render(app, contact, delivery_id, tracking)?;
+        let l = self.mail_links(app, contact.id, delivery_id);
+        let r = self.render_with(app, contact, delivery_id, &l, tracking)?;
         let to = EmailAddress::parse(&contact.email).map_err(|e| e.to_string())?;
         let from = EmailAddress::parse(&self.mailing.from_email).map_err(|e| e.to_string())?;
-        let l = self.mail_links(app, contact.id, delivery_id);
         let host = app.config.mail_hostname();
         let verp = links::verp_local(&self.key, self.org.id, delivery_id);
         let bounce = format!("{verp}@{}", app.config.bounce_domain());

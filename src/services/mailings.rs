@@ -12,7 +12,7 @@ use crate::clock::rfc3339;
 use crate::domain::segment::{parse_date, Segment};
 use crate::domain::validation::{required_text, text, Collector};
 use crate::domain::{EmailAddress, FieldError, MailingStatus, ValidationError};
-use crate::mail::content::{assemble_html, tracked_links};
+use crate::mail::content::tracked_links;
 use crate::mail::template::{self, Rendered};
 use crate::store::{ContactRow, DeliveryCounts, DeliveryRow, MailingContent, MailingRow};
 
@@ -319,11 +319,7 @@ pub async fn list(
 
 /// Freezes the tracked links and starts sending (from draft or scheduled).
 pub async fn start(app: &App, m: &MailingRow) -> ServiceResult<bool> {
-    let layout = match m.layout_id {
-        Some(id) => Some(app.store.template_by_id(m.org_id, id).await?.html),
-        None => None,
-    };
-    let links = tracked_links(&assemble_html(&m.html, layout.as_deref()));
+    let links = tracked_links(&super::delivery::assembled_html(app, m).await?);
     Ok(app
         .store
         .start_mailing(m.org_id, m.id, &links, app.now())

@@ -241,15 +241,9 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
         &t.html,
         t.text.as_deref(),
     )
-    .and_then(|c| {
-        c.render(&ctx).map_err(|e| template::TemplateError {
-            part: "html",
-            line: 1,
-            column: 1,
-            message: e,
-        })
-    })
-    .map_err(|e| crate::domain::ValidationError::single("data", "render_failed", e.to_string()))?;
+    .map_err(|e| e.to_string())
+    .and_then(|c| c.render(&ctx))
+    .map_err(|e| crate::domain::ValidationError::single("data", "render_failed", e))?;
     let host = app.config.mail_hostname();
     let key = super::links::signing_key(app).await?;
     let now = app.now();
@@ -297,8 +291,8 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
     Ok(TxAccepted { delivery_id })
 }
 
-/// Runs a transactional send job: Ok(true) when finished (sent or given up), Err for a
-/// temporary failure the job queue retries.
+/// Runs a transactional send job: Ok when finished (sent or given up, recorded in the
+/// delivery log), Err for a temporary failure the job queue retries.
 pub async fn run_tx_job(
     app: &App,
     org_id: i64,
