@@ -490,9 +490,15 @@ async fn provider_webhooks_are_verified_and_applied(backend: Backend) {
         "Message\n{message}\nMessageId\nm-1\nTimestamp\n2026-01-01T00:00:00.000Z\nTopicArn\n{SES_TOPIC}\nType\nNotification\n"
     );
     let key = std::fs::read_to_string(fixture("sns-test-key.pem")).unwrap();
-    let pair =
-        ring::signature::RsaKeyPair::from_pkcs8(&handbill::services::sns::pem_der(&key).unwrap())
-            .unwrap();
+    let pair = {
+        use rustls_pki_types::pem::PemObject;
+        ring::signature::RsaKeyPair::from_pkcs8(
+            rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(key.as_bytes())
+                .unwrap()
+                .secret_pkcs8_der(),
+        )
+    }
+    .unwrap();
     let mut sig = vec![0; pair.public().modulus_len()];
     pair.sign(
         &ring::signature::RSA_PKCS1_SHA256,

@@ -7,7 +7,8 @@
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{DkimSigner, Done};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::PrivateKeyDer;
 
 /// Headers covered by the signature (absent ones are signed as absent, so they cannot be
 /// added later).
@@ -43,29 +44,12 @@ impl std::fmt::Debug for Dkim {
     }
 }
 
-fn pem_der(pem: &str) -> Option<(String, Vec<u8>)> {
-    use base64::Engine;
-    let mut lines = pem.lines().skip_while(|l| !l.starts_with("-----BEGIN "));
-    let label = lines
-        .next()?
-        .trim()
-        .trim_start_matches("-----BEGIN ")
-        .trim_end_matches("-----")
-        .to_string();
-    let body: String = lines.take_while(|l| !l.starts_with("-----END")).collect();
-    Some((
-        label,
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .ok()?,
-    ))
-}
-
 impl Dkim {
     /// Reads a PEM private key: `RSA PRIVATE KEY` (PKCS#1), or `PRIVATE KEY` (PKCS#8, RSA or
     /// Ed25519).
     pub fn new(domain: &str, selector: &str, pem: &str) -> Result<Self, String> {
-        let (label, der) = pem_der(pem).ok_or("the DKIM key file holds no PEM key")?;
+        let key = PrivateKeyDer::from_pem_slice(pem.as_bytes())
+            .map_err(|_| "the DKIM key file holds no PEM private key".to_string())?;
         let domain = domain.to_ascii_lowercase();
         let rsa = |k: RsaKey<Sha256>| {
             Signer::Rsa(
@@ -75,26 +59,24 @@ impl Dkim {
                     .headers(SIGNED.iter().copied()),
             )
         };
-        let signer = match label.as_str() {
-            "RSA PRIVATE KEY" => {
-                RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der)))
-                    .map(rsa)
-                    .map_err(|e| e.to_string())?
+        let signer = match key {
+            PrivateKeyDer::Pkcs8(der) => {
+                match Ed25519Key::from_pkcs8_maybe_unchecked_der(der.secret_pkcs8_der()) {
+                    Ok(k) => Signer::Ed25519(
+                        DkimSigner::from_key(k)
+                            .domain(&domain)
+                            .selector(selector)
+                            .headers(SIGNED.iter().copied()),
+                    ),
+                    Err(_) => RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(der))
+                        .map(rsa)
+                        .map_err(|e| format!("the DKIM key is neither Ed25519 nor RSA: {e}"))?,
+                }
             }
-            "PRIVATE KEY" => match Ed25519Key::from_pkcs8_maybe_unchecked_der(&der) {
-                Ok(k) => Signer::Ed25519(
-                    DkimSigner::from_key(k)
-                        .domain(&domain)
-                        .selector(selector)
-                        .headers(SIGNED.iter().copied()),
-                ),
-                Err(_) => RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(
-                    PrivatePkcs8KeyDer::from(der),
-                ))
+            rsa_key @ PrivateKeyDer::Pkcs1(_) => RsaKey::<Sha256>::from_key_der(rsa_key)
                 .map(rsa)
-                .map_err(|e| format!("the DKIM key is neither Ed25519 nor RSA: {e}"))?,
-            },
-            other => return Err(format!("unsupported DKIM key type '{other}'")),
+                .map_err(|e| e.to_string())?,
+            _ => return Err("unsupported DKIM key type (use an RSA or Ed25519 key)".into()),
         };
         Ok(Self {
             domain,

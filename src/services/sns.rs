@@ -9,6 +9,8 @@ use std::sync::{LazyLock, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 
 use super::webhooks::{ProviderEvent, WebhookError};
@@ -73,17 +75,6 @@ fn is_sns_url(url: &str) -> bool {
     }
 }
 
-/// DER of the first PEM block in `pem`.
-pub fn pem_der(pem: &str) -> Option<Vec<u8>> {
-    let body: String = pem
-        .lines()
-        .skip_while(|l| !l.starts_with("-----BEGIN"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("-----END"))
-        .collect();
-    STANDARD.decode(body).ok()
-}
-
 /// One DER element at the start of `d`: (tag, contents, rest).
 fn der(d: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *d.first()?;
@@ -136,7 +127,9 @@ async fn certificate(app: &App, url: &str) -> Result<Vec<u8>, WebhookError> {
             .map_err(|e| WebhookError::Malformed(format!("cannot read {}: {e}", path.display())))?,
         None => fetch(url).await?,
     };
-    let cert = pem_der(&pem).ok_or(WebhookError::Unauthorized)?;
+    let cert = CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|_| WebhookError::Unauthorized)?
+        .to_vec();
     CERTS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
