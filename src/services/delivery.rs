@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::links::{self, AddressUse, LinkClaims, Purpose};
+use super::links::{self, AddressUse, LinkClaims};
 use super::optins::contact_language;
 use super::{ServiceError, ServiceResult};
 use crate::app::App;
@@ -137,21 +137,8 @@ impl Prepared {
         };
         let ids = [self.org.id, delivery_id];
         MailLinks {
-            unsubscribe: format!(
-                "{base}/p/unsubscribe/{}",
-                links::sign(&self.key, Purpose::Unsubscribe, claims)
-            ),
-            preferences: format!(
-                "{base}/p/preferences/{}",
-                links::sign(
-                    &self.key,
-                    Purpose::Preferences,
-                    LinkClaims {
-                        list_id: None,
-                        ..claims
-                    }
-                )
-            ),
+            unsubscribe: links::unsubscribe_link(&base, &self.key, claims),
+            preferences: links::preferences_link(&base, &self.key, claims),
             view: format!("{base}/t/v/{}", links::sign_ids(&self.key, "v", &ids)),
             open: format!("{base}/t/o/{}", links::sign_ids(&self.key, "o", &ids)),
         }

@@ -203,23 +203,31 @@ pub fn confirm_url(app: &App, secret: &str) -> String {
     format!("{}/p/confirm/{secret}", app.config.public_url())
 }
 
+/// The unsubscribe page of `c` under `base` (the public URL).
+pub fn unsubscribe_link(base: &str, key: &[u8], c: LinkClaims) -> String {
+    format!(
+        "{base}/p/unsubscribe/{}",
+        sign(key, Purpose::Unsubscribe, c)
+    )
+}
+
+/// The preferences page of `c`'s contact (all lists) under `base`.
+pub fn preferences_link(base: &str, key: &[u8], c: LinkClaims) -> String {
+    let c = LinkClaims { list_id: None, ..c };
+    format!(
+        "{base}/p/preferences/{}",
+        sign(key, Purpose::Preferences, c)
+    )
+}
+
 pub async fn unsubscribe_url(app: &App, c: LinkClaims) -> ServiceResult<String> {
     let key = signing_key(app).await?;
-    Ok(format!(
-        "{}/p/unsubscribe/{}",
-        app.config.public_url(),
-        sign(&key, Purpose::Unsubscribe, c)
-    ))
+    Ok(unsubscribe_link(&app.config.public_url(), &key, c))
 }
 
 pub async fn preferences_url(app: &App, c: LinkClaims) -> ServiceResult<String> {
     let key = signing_key(app).await?;
-    let c = LinkClaims { list_id: None, ..c };
-    Ok(format!(
-        "{}/p/preferences/{}",
-        app.config.public_url(),
-        sign(&key, Purpose::Preferences, c)
-    ))
+    Ok(preferences_link(&app.config.public_url(), &key, c))
 }
 
 #[cfg(test)]
