@@ -448,7 +448,8 @@ async fn segments_narrow_the_audience_and_consent_is_rechecked_at_send_time(back
     let before = e.sink.received().len();
     // One batch of one message goes out; then d unsubscribes and e is blacklisted mid-mailing.
     let node = e.t.app.config.node_name();
-    handbill::services::delivery::tick(&e.t.app, &node)
+    handbill::services::delivery::Sender::new(&node)
+        .tick(&e.t.app)
         .await
         .unwrap();
     assert_eq!(e.sink.received().len(), before + 1);
@@ -520,7 +521,8 @@ async fn pause_resume_cancel_schedule_and_overdue_hold(backend: Backend) {
     let id = e.mailing(body("cancelled")).await;
     e.act(id, "send").await;
     let node = e.t.app.config.node_name();
-    handbill::services::delivery::tick(&e.t.app, &node)
+    handbill::services::delivery::Sender::new(&node)
+        .tick(&e.t.app)
         .await
         .unwrap();
     assert_eq!(

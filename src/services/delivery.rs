@@ -6,6 +6,7 @@
 //! most one batch in doubt (`uncertain`), and no recipient is ever sent a mailing twice.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
@@ -391,95 +392,123 @@ async fn start_due(app: &App) -> ServiceResult<()> {
     Ok(())
 }
 
-/// One round of work for the mailings; returns how many messages were handled.
-pub async fn tick(app: &App, node: &str) -> ServiceResult<usize> {
-    start_due(app).await?;
-    let mut handled = 0;
-    for m in app.store.sending_mailings().await? {
-        // One mailing's trouble must not hold up the others.
-        match work_on(app, &m, node).await {
-            Ok(n) => handled += n,
-            Err(e) => tracing::error!(mailing = m.id, error = %e, "mailing delivery failed"),
-        }
-    }
-    Ok(handled)
+/// The mailing sender of a node. It keeps each mailing compiled for as long as it is sending
+/// (a sending mailing cannot be edited).
+pub struct Sender {
+    node: String,
+    prepared: HashMap<i64, Arc<Prepared>>,
 }
 
-/// Plans the next chunk of a mailing's audience (while not fully planned) and sends one batch.
-async fn work_on(app: &App, m: &MailingRow, node: &str) -> ServiceResult<usize> {
-    let mut handled = 0;
-    if !m.planned {
-        let segment = match &m.segment {
-            Some(s) => Some(
-                serde_json::from_str::<Value>(s)
-                    .ok()
-                    .and_then(|v| Segment::parse(&v).ok())
-                    .ok_or_else(|| {
-                        ServiceError::Internal(format!(
-                            "mailing {}: stored segment is invalid",
-                            m.id
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        let (_, done) = app
-            .store
-            .plan_deliveries(m.org_id, m.id, segment.as_ref(), PLAN_CHUNK, app.now())
-            .await?;
-        if !done {
-            handled += 1;
+impl Sender {
+    pub fn new(node: &str) -> Self {
+        Self {
+            node: node.to_string(),
+            prepared: HashMap::new(),
         }
     }
-    Ok(handled + send_mailing_batch(app, m, node).await?)
-}
 
-async fn send_mailing_batch(app: &App, m: &MailingRow, node: &str) -> ServiceResult<usize> {
-    let now = app.now();
-    let claim = format!("{node}#{}", uuid::Uuid::new_v4().simple());
-    let claimed = app
-        .store
-        .claim_deliveries(
-            m.org_id,
-            m.id,
-            &claim,
-            i64::from(app.config.mail_batch_size),
-            now + LEASE_MS,
-            now,
-        )
-        .await?;
-    if claimed.is_empty() {
-        let fresh = app.store.mailing(m.org_id, m.id).await?;
-        if fresh.planned
-            && app
+    /// One round of work for the mailings; returns how many messages were handled.
+    pub async fn tick(&mut self, app: &App) -> ServiceResult<usize> {
+        start_due(app).await?;
+        let sending = app.store.sending_mailings().await?;
+        self.prepared
+            .retain(|id, _| sending.iter().any(|m| m.id == *id));
+        let mut handled = 0;
+        for m in sending {
+            // One mailing's trouble must not hold up the others.
+            match self.work_on(app, &m).await {
+                Ok(n) => handled += n,
+                Err(e) => tracing::error!(mailing = m.id, error = %e, "mailing delivery failed"),
+            }
+        }
+        Ok(handled)
+    }
+
+    /// Plans the next chunk of a mailing's audience (while not fully planned) and sends one
+    /// batch.
+    async fn work_on(&mut self, app: &App, m: &MailingRow) -> ServiceResult<usize> {
+        let mut handled = 0;
+        if !m.planned {
+            let segment = match &m.segment {
+                Some(s) => Some(
+                    serde_json::from_str::<Value>(s)
+                        .ok()
+                        .and_then(|v| Segment::parse(&v).ok())
+                        .ok_or_else(|| {
+                            ServiceError::Internal(format!(
+                                "mailing {}: stored segment is invalid",
+                                m.id
+                            ))
+                        })?,
+                ),
+                None => None,
+            };
+            let (_, done) = app
                 .store
-                .finish_mailing_if_done(m.org_id, m.id, now)
-                .await?
-        {
-            tracing::info!(mailing = m.id, "mailing sent");
+                .plan_deliveries(m.org_id, m.id, segment.as_ref(), PLAN_CHUNK, app.now())
+                .await?;
+            if !done {
+                handled += 1;
+            }
         }
-        return Ok(0);
+        Ok(handled + self.send_batch(app, m).await?)
     }
-    let n = claimed.len();
-    let outcomes = match prepare(app, m).await {
-        Ok(p) => send_batch(app, &p, claimed).await,
-        Err(e) => {
-            // Release the batch untouched: nothing was sent.
-            tracing::error!(mailing = m.id, error = %e, "cannot prepare mailing");
-            claimed
-                .iter()
-                .map(|c| Outcome {
-                    retry_at: Some(now + 60_000),
-                    ..Outcome::new(c.delivery_id, DeliveryStatus::Queued, Some(e.to_string()))
-                })
-                .collect()
+
+    async fn prepared(&mut self, app: &App, m: &MailingRow) -> ServiceResult<Arc<Prepared>> {
+        if let Some(p) = self.prepared.get(&m.id) {
+            return Ok(p.clone());
         }
-    };
-    app.store
-        .record_outcomes(m.org_id, Some(m.id), &outcomes, app.now())
-        .await?;
-    metrics::counter!("handbill_mailing_messages_total").increment(n as u64);
-    Ok(n)
+        let p = Arc::new(prepare(app, m).await?);
+        self.prepared.insert(m.id, p.clone());
+        Ok(p)
+    }
+
+    async fn send_batch(&mut self, app: &App, m: &MailingRow) -> ServiceResult<usize> {
+        let now = app.now();
+        let claim = format!("{}#{}", self.node, uuid::Uuid::new_v4().simple());
+        let claimed = app
+            .store
+            .claim_deliveries(
+                m.org_id,
+                m.id,
+                &claim,
+                i64::from(app.config.mail_batch_size),
+                now + LEASE_MS,
+                now,
+            )
+            .await?;
+        if claimed.is_empty() {
+            if app.store.mailing(m.org_id, m.id).await?.planned
+                && app
+                    .store
+                    .finish_mailing_if_done(m.org_id, m.id, now)
+                    .await?
+            {
+                tracing::info!(mailing = m.id, "mailing sent");
+            }
+            return Ok(0);
+        }
+        let n = claimed.len();
+        let outcomes = match self.prepared(app, m).await {
+            Ok(p) => send_batch(app, &p, claimed).await,
+            Err(e) => {
+                // Release the batch untouched: nothing was sent.
+                tracing::error!(mailing = m.id, error = %e, "cannot prepare mailing");
+                claimed
+                    .iter()
+                    .map(|c| Outcome {
+                        retry_at: Some(now + 60_000),
+                        ..Outcome::new(c.delivery_id, DeliveryStatus::Queued, Some(e.to_string()))
+                    })
+                    .collect()
+            }
+        };
+        app.store
+            .record_outcomes(m.org_id, Some(m.id), &outcomes, app.now())
+            .await?;
+        metrics::counter!("handbill_mailing_messages_total").increment(n as u64);
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

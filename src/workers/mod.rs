@@ -115,8 +115,8 @@ pub async fn run_batch(
 }
 
 /// Sends what the mailings have due; errors are logged, the loop goes on.
-async fn mailings_tick(app: &App, node: &str) -> usize {
-    match delivery::tick(app, node).await {
+async fn mailings_tick(app: &App, sender: &mut delivery::Sender) -> usize {
+    match sender.tick(app).await {
         Ok(n) => n,
         Err(e) => {
             tracing::error!(error = %e, "mailing delivery failed");
@@ -128,11 +128,11 @@ async fn mailings_tick(app: &App, node: &str) -> usize {
 /// Runs jobs and mailing batches until nothing is due (for tests and the CLI; uses the
 /// injected clock).
 pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError> {
-    let node = app.config.node_name();
+    let mut sender = delivery::Sender::new(&app.config.node_name());
     let mut total = 0;
     loop {
         let n = run_batch(app, "inline", app.config.worker_concurrency).await?
-            + mailings_tick(app, &node).await;
+            + mailings_tick(app, &mut sender).await;
         if n == 0 {
             return Ok(total);
         }
@@ -156,14 +156,29 @@ pub async fn recover(app: &App) -> Result<u64, crate::store::StoreError> {
     Ok(n)
 }
 
-/// The worker loop of `handbill serve`: polls for due jobs until `shutdown` turns true, then
-/// finishes the batch in hand.
+/// The mailing sender loop of `handbill serve`, beside the job loop, until `shutdown` turns
+/// true; then it finishes the batch in hand.
+async fn send_mailings(app: App, mut shutdown: watch::Receiver<bool>) {
+    let mut sender = delivery::Sender::new(&app.config.node_name());
+    while !*shutdown.borrow() {
+        if mailings_tick(&app, &mut sender).await == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+/// The worker loops of `handbill serve`: the mailing sender, and the job loop that polls for
+/// due jobs until `shutdown` turns true, then finishes the batch in hand.
 pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
     let node = app.config.node_name();
     let worker = format!("{node}-{}", std::process::id());
     if let Err(e) = recover(&app).await {
         tracing::error!(error = %e, "could not recover the messages in flight");
     }
+    let sender = tokio::spawn(send_mailings(app.clone(), shutdown.clone()));
     tracing::info!(%worker, "workers started");
     let mut last_purge = 0;
     loop {
@@ -194,14 +209,14 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
                 0
             }
         };
-        let sent = mailings_tick(&app, &node).await;
-        if ran == 0 && sent == 0 {
+        if ran == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = shutdown.changed() => {}
             }
         }
     }
+    let _ = sender.await;
     tracing::info!("workers stopped");
 }
 
