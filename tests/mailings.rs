@@ -783,7 +783,19 @@ async fn bad_mailing_input_is_rejected_and_nothing_is_written(backend: Backend) 
             "template_syntax",
         ),
         (with("lists", json!(["nope"])), "lists[0]", "unknown_list"),
-        (with("lists", json!([])), "lists", "invalid_lists"),
+        (
+            with(
+                "lists",
+                json!((0..51).map(|i| format!("l{i}")).collect::<Vec<_>>()),
+            ),
+            "lists",
+            "invalid_lists",
+        ),
+        (
+            with("description", json!("x".repeat(501))),
+            "description",
+            "too_long",
+        ),
         (
             with("from_email", json!("not-an-address")),
             "from_email",
@@ -818,6 +830,26 @@ async fn bad_mailing_input_is_rejected_and_nothing_is_written(backend: Backend) 
             );
         }
     }
+    assert_eq!(
+        e.get("/api/v1/mailings").await.as_array().unwrap().len(),
+        0,
+        "nothing was written"
+    );
+    // A draft without an audience is kept, but neither sent nor scheduled.
+    let id = e.mailing(with("lists", json!([]))).await;
+    let res = e.act(id, "send").await;
+    assert_eq!(res.status(), 422);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["errors"][0]["code"], "no_lists", "{v}");
+    let res = e
+        .post(
+            &format!("/api/v1/mailings/{id}/schedule"),
+            json!({"at": "2099-01-01T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(e.status(id).await["status"], "draft");
+    e.act(id, "cancel").await;
     let mut no_from = good.clone();
     no_from.as_object_mut().unwrap().remove("from_email");
     let res = e.post("/api/v1/mailings", no_from).await;
@@ -828,8 +860,8 @@ async fn bad_mailing_input_is_rejected_and_nothing_is_written(backend: Backend) 
     assert_eq!(res.status(), 422);
     assert_eq!(
         e.get("/api/v1/mailings").await.as_array().unwrap().len(),
-        0,
-        "nothing was written"
+        1,
+        "nothing was written but the list-less draft"
     );
     let res =
         e.t.client

@@ -30,6 +30,8 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Command::User(cmd) => user(&App::open(config).await?, cmd).await,
         Command::Consent(cmd) => consent_cmd(&App::open(config).await?, cmd).await,
         Command::Mailing(cmd) => super::mailing::run(&App::open(config).await?, cmd).await,
+        Command::Mlkey(cmd) => super::mlkey::run(&App::open(config).await?, cmd).await,
+        Command::Sandbox(cmd) => super::mlkey::sandbox(&App::open(config).await?, cmd).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod mailing;
 mod manage;
+mod mlkey;
 mod serve;
 
 use std::path::PathBuf;
@@ -57,6 +58,72 @@ pub enum Command {
     /// List, send, schedule, pause, resume or cancel mailings
     #[command(subcommand)]
     Mailing(MailingCommand),
+    /// Manage the member keys of the MailingLijst-compatible API
+    #[command(subcommand)]
+    Mlkey(MlkeyCommand),
+    /// A MailingLijst sandbox: open to every address, its mail never leaves the machine
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MlkeyCommand {
+    /// Create a key; it is printed once and cannot be shown again
+    Create {
+        /// The member organisation (also the key's first account)
+        #[arg(long)]
+        org: String,
+        /// The account number callers pass as a= [default: the organisation's id]
+        #[arg(long)]
+        account: Option<i64>,
+        /// Caller addresses or CIDR ranges, IPv4 or IPv6 (repeatable); without any, no
+        /// address may use the key until one is allowed
+        #[arg(long = "allow-ip", num_args = 1..)]
+        allow_ip: Vec<String>,
+        /// The actions it may perform: SUBSCRIBE,GET,… or all
+        #[arg(long, default_value = "all")]
+        actions: String,
+    },
+    /// List the keys (of one member organisation)
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Allow more caller addresses or ranges for a key
+    AllowIp {
+        /// The key's id (see list)
+        id: i64,
+        #[arg(required = true, num_args = 1..)]
+        ips: Vec<String>,
+        /// Replace the allowlist instead of adding to it
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Set the actions a key may perform: SUBSCRIBE,GET,… or all
+    Actions { id: i64, actions: String },
+    /// Let a key act on another organisation, as account number ACCOUNT
+    Grant {
+        id: i64,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        account: i64,
+    },
+    /// Revoke a key: it fails at once
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Create (or reuse) the sandbox organisation with a test list, and print a new key for it
+    Create {
+        /// The sandbox organisation's slug
+        #[arg(long, default_value = "sandbox")]
+        org: String,
+        /// The account number callers pass as a= [default: the organisation's id]
+        #[arg(long)]
+        account: Option<i64>,
+    },
 }
 
 #[derive(Debug, Args)]

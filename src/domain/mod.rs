@@ -2,10 +2,12 @@
 
 pub mod consent;
 pub mod contact;
+pub mod countries;
 pub mod email;
 pub mod ip;
 pub mod language;
 pub mod ledger;
+pub mod list_code;
 pub mod list_key;
 pub mod mailing;
 pub mod org;

@@ -34,6 +34,15 @@ pub fn router(app: App) -> Router {
         .merge(api::router())
         .merge(public::router())
         .route("/api/ticketshop/optin/register", post(compat::stager::register))
+        .route(
+            "/api",
+            get(compat::mailinglijst::handle).post(compat::mailinglijst::handle),
+        )
+        .route(
+            "/api/",
+            get(compat::mailinglijst::handle).post(compat::mailinglijst::handle),
+        )
+        .route("/api/api.xsd", get(compat::mailinglijst::xsd))
         .route("/webhooks/postmark", post(webhooks::postmark))
         .route("/webhooks/mailgun", post(webhooks::mailgun))
         .route("/webhooks/sendgrid", post(webhooks::sendgrid))

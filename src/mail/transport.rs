@@ -35,6 +35,8 @@ enum Way {
 #[derive(Clone)]
 pub struct Transport {
     way: Arc<Way>,
+    /// Where the mail of sandbox organisations goes, whatever else is configured.
+    outbox: Maildir,
     next: Arc<AtomicUsize>,
     dkim: Option<Arc<Dkim>>,
 }
@@ -73,13 +75,14 @@ impl Transport {
         for r in &config.smtp_relays {
             relays.push(relay(r, config)?);
         }
+        let outbox = Maildir::open(config.outbox_dir()).map_err(|e| {
+            format!(
+                "cannot open the outbox {}: {e}",
+                config.outbox_dir().display()
+            )
+        })?;
         let way = if relays.is_empty() {
-            Way::Maildir(Maildir::open(config.outbox_dir()).map_err(|e| {
-                format!(
-                    "cannot open the outbox {}: {e}",
-                    config.outbox_dir().display()
-                )
-            })?)
+            Way::Maildir(outbox.clone())
         } else {
             Way::Relays(relays)
         };
@@ -93,6 +96,7 @@ impl Transport {
         };
         Ok(Self {
             way: Arc::new(way),
+            outbox,
             next: Arc::default(),
             dkim,
         })
@@ -116,6 +120,12 @@ impl Transport {
     /// Hands `m` over (to the relays in turn, each at its own pace); returns the relay's
     /// answer or the outbox file name.
     pub async fn send(&self, m: &ComposedMessage) -> Result<String, SendError> {
+        self.send_for(false, m).await
+    }
+
+    /// Like [`Transport::send`]; the mail of a sandbox organisation never leaves the machine:
+    /// it goes to the outbox.
+    pub async fn send_for(&self, sandbox: bool, m: &ComposedMessage) -> Result<String, SendError> {
         let signed;
         let m = match &self.dkim {
             Some(d) if d.covers(&from_address(&m.raw)) => {
@@ -130,6 +140,7 @@ impl Transport {
             _ => m,
         };
         match &*self.way {
+            Way::Relays(_) if sandbox => to_outbox(&self.outbox, m).await,
             Way::Relays(relays) => {
                 let r = &relays[self.next.fetch_add(1, Ordering::Relaxed) % relays.len()];
                 if let Some(rate) = &r.rate {
@@ -137,17 +148,19 @@ impl Transport {
                 }
                 r.smtp.send(m).await
             }
-            Way::Maildir(d) => {
-                let d = d.clone();
-                let raw = m.raw.clone();
-                tokio::task::spawn_blocking(move || d.deliver(&raw))
-                    .await
-                    .map_err(|e| SendError::Transient(e.to_string()))?
-                    .map(|entry| format!("250 written to the outbox as {entry}"))
-                    .map_err(|e| SendError::Transient(format!("outbox write failed: {e}")))
-            }
+            Way::Maildir(d) => to_outbox(d, m).await,
         }
     }
+}
+
+async fn to_outbox(d: &Maildir, m: &ComposedMessage) -> Result<String, SendError> {
+    let d = d.clone();
+    let raw = m.raw.clone();
+    tokio::task::spawn_blocking(move || d.deliver(&raw))
+        .await
+        .map_err(|e| SendError::Transient(e.to_string()))?
+        .map(|entry| format!("250 written to the outbox as {entry}"))
+        .map_err(|e| SendError::Transient(format!("outbox write failed: {e}")))
 }
 
 /// The address in the From header of a raw message.

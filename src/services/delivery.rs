@@ -364,7 +364,7 @@ async fn send_batch(app: &App, p: &Prepared, claimed: Vec<Claimed>) -> Vec<Outco
             let _slot = app.throttle.acquire(domain).await;
             let result = app
                 .transport
-                .send(&msg)
+                .send_for(p.org.sandbox, &msg)
                 .await
                 .map(|answer| (msg.message_id.clone(), answer));
             outcome(app, &c, &contact.email, result)

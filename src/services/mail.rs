@@ -3,7 +3,7 @@
 use super::{ServiceError, ServiceResult};
 use crate::app::App;
 use crate::domain::ValidationError;
-use crate::mail::{compose, OutgoingMessage};
+use crate::mail::{compose, ComposedMessage, OutgoingMessage, SendError};
 use crate::workers::SEND_MAIL;
 
 /// Delivery attempts before a message is given up (with exponential backoff: about a day).
@@ -24,4 +24,24 @@ pub async fn queue_mail(
         .store
         .enqueue_job(org_id, SEND_MAIL, &payload, now, MAIL_MAX_ATTEMPTS, now)
         .await?)
+}
+
+/// Hands a composed message of an organisation (None: of the server) to the transport; a
+/// sandbox organisation's mail goes to the outbox.
+pub async fn deliver(
+    app: &App,
+    org_id: Option<i64>,
+    m: &ComposedMessage,
+) -> Result<String, SendError> {
+    let sandbox = match org_id {
+        Some(id) => {
+            app.store
+                .org_by_id(id)
+                .await
+                .map_err(|e| SendError::Transient(e.to_string()))?
+                .sandbox
+        }
+        None => false,
+    };
+    app.transport.send_for(sandbox, m).await
 }

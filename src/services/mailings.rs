@@ -45,6 +45,10 @@ pub struct MailingInput {
     pub layout: Option<String>,
     pub track_opens: Option<bool>,
     pub track_clicks: Option<bool>,
+    /// A note for the marketers (at most 500 characters).
+    pub description: Option<String>,
+    /// An owner code (at most 20 characters), as the MailingLijst API sets it.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -63,6 +67,8 @@ pub struct MailingView {
     pub layout: Option<String>,
     pub track_opens: bool,
     pub track_clicks: bool,
+    pub description: Option<String>,
+    pub owner: Option<String>,
     /// draft, scheduled, sending, paused, sent or cancelled.
     pub status: String,
     /// A scheduled mailing whose time passed while no server ran: it waits for `send` or a
@@ -113,6 +119,8 @@ pub async fn view(app: &App, m: &MailingRow) -> ServiceResult<MailingView> {
         layout,
         track_opens: m.track_opens,
         track_clicks: m.track_clicks,
+        description: m.description.clone(),
+        owner: m.owner.clone(),
         status: m.status.clone(),
         held: m.held_at.is_some(),
         scheduled_at: m.scheduled_at.map(rfc3339),
@@ -189,13 +197,20 @@ async fn validate(
         }
     }
     let mut list_ids = Vec::new();
-    if input.lists.is_empty() || input.lists.len() > MAX_LISTS {
+    // A draft may have no audience yet (BODYPOST drafts); it needs one to be sent.
+    if input.lists.len() > MAX_LISTS {
         c.push(FieldError::new(
             "lists",
             "invalid_lists",
-            format!("a mailing goes to 1 to {MAX_LISTS} opt-ins"),
+            format!("a mailing goes to at most {MAX_LISTS} opt-ins"),
         ));
     }
+    let description = c.take(text(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        500,
+    ));
+    let owner = c.take(text("owner", input.owner.as_deref().unwrap_or(""), 20));
     for (i, key) in input.lists.iter().enumerate() {
         match super::found(app.store.list_by_key(org_id, key).await)? {
             Some(l) if !list_ids.contains(&l.id) => list_ids.push(l.id),
@@ -244,6 +259,8 @@ async fn validate(
         segment,
         track_opens: input.track_opens.unwrap_or(true),
         track_clicks: input.track_clicks.unwrap_or(true),
+        description: description.flatten(),
+        owner: owner.flatten(),
         list_ids,
         source: source.into(),
     })
@@ -359,6 +376,9 @@ pub async fn act(app: &App, org_id: i64, id: i64, action: Action) -> ServiceResu
     if !from.contains(&m.status()) {
         return Err(conflict(&m, verb));
     }
+    if action == Action::Send {
+        has_audience(app, &m).await?;
+    }
     let moved = if action == Action::Send {
         start(app, &m).await?
     } else {
@@ -372,6 +392,19 @@ pub async fn act(app: &App, org_id: i64, id: i64, action: Action) -> ServiceResu
     }
     tracing::info!(mailing = id, action = verb, "mailing {}", now.status);
     view(app, &now).await
+}
+
+/// A mailing is sent or scheduled only with at least one opt-in to go to.
+async fn has_audience(app: &App, m: &MailingRow) -> ServiceResult<()> {
+    if app.store.mailing_list_ids(m.org_id, m.id).await?.is_empty() {
+        return Err(ValidationError::single(
+            "lists",
+            "no_lists",
+            "add at least one opt-in (lists) before the mailing is sent or scheduled",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Schedules a draft (or moves a scheduled or held mailing) to `at` (RFC 3339, in the future).
@@ -389,6 +422,7 @@ pub async fn schedule(app: &App, org_id: i64, id: i64, at: &str) -> ServiceResul
         );
     }
     let m = get(app, org_id, id).await?;
+    has_audience(app, &m).await?;
     let from = [MailingStatus::Draft, MailingStatus::Scheduled];
     if !from.contains(&m.status())
         || !app

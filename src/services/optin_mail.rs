@@ -221,10 +221,13 @@ fn message(
     })
 }
 
-async fn send(app: &App, msg: &OutgoingMessage) -> Result<(), SendError> {
+async fn send(app: &App, org: &Org, msg: &OutgoingMessage) -> Result<(), SendError> {
     let composed = compose(msg, &app.config.mail_hostname(), app.now())
         .map_err(|e| SendError::Permanent(e.to_string()))?;
-    app.transport.send(&composed).await.map(|_| ())
+    app.transport
+        .send_for(org.sandbox, &composed)
+        .await
+        .map(|_| ())
 }
 
 pub async fn send_verification(
@@ -263,7 +266,7 @@ pub async fn send_verification(
     // A transactional mail: no unsubscribe header, no contact data, only the organisation's texts.
     let mut msg = message(app, &org, &contact, subject, html, text)?;
     msg.headers = vec![("Auto-Submitted".into(), "auto-generated".into())];
-    send(app, &msg).await
+    send(app, &org, &msg).await
 }
 
 pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<(), SendError> {
@@ -325,7 +328,7 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
         mailto: None,
         one_click: true,
     });
-    send(app, &msg).await
+    send(app, &org, &msg).await
 }
 
 #[cfg(test)]

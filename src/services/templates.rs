@@ -301,7 +301,7 @@ pub async fn run_tx_job(
 ) -> Result<(), SendError> {
     let job: TxJob = serde_json::from_str(payload)
         .map_err(|e| SendError::Permanent(format!("bad payload: {e}")))?;
-    let result = app.transport.send(&job.message).await;
+    let result = super::mail::deliver(app, Some(org_id), &job.message).await;
     let mut o = Outcome {
         message_id: Some(job.message.message_id.clone()),
         ..Outcome::new(job.delivery_id, DeliveryStatus::Sent, None)

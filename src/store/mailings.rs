@@ -20,6 +20,8 @@ pub struct MailingRow {
     pub segment: Option<String>,
     pub track_opens: bool,
     pub track_clicks: bool,
+    pub description: Option<String>,
+    pub owner: Option<String>,
     pub status: String,
     pub scheduled_at: Option<i64>,
     pub held_at: Option<i64>,
@@ -52,6 +54,9 @@ pub struct MailingContent {
     pub segment: Option<String>,
     pub track_opens: bool,
     pub track_clicks: bool,
+    /// A note for the marketers, and the owner code a MailingLijst integration gave it.
+    pub description: Option<String>,
+    pub owner: Option<String>,
     pub list_ids: Vec<i64>,
     pub source: String,
 }
@@ -81,7 +86,7 @@ pub struct NewTemplate {
 }
 
 const MAILING_COLUMNS: &str = "org_id, id, name, subject, from_name, from_email, reply_to, html, text, layout_id, segment, \
-     track_opens, track_clicks, status, scheduled_at, held_at, started_at, finished_at, plan_cursor, planned, source, \
+     track_opens, track_clicks, description, owner, status, scheduled_at, held_at, started_at, finished_at, plan_cursor, planned, source, \
      created_at, updated_at";
 const TEMPLATE_COLUMNS: &str =
     "org_id, id, key, kind, name, subject, html, text, created_at, updated_at";
@@ -109,6 +114,8 @@ macro_rules! bind_content {
             .bind(&$m.segment)
             .bind($m.track_opens)
             .bind($m.track_clicks)
+            .bind(&$m.description)
+            .bind(&$m.owner)
     };
 }
 
@@ -142,8 +149,8 @@ impl Store {
         let id: i64 = write_tx!(self, |tx| {
             let q = sqlx::query_scalar(
                 "INSERT INTO mailings (org_id, name, subject, from_name, from_email, reply_to, html, text, layout_id, segment, \
-                 track_opens, track_clicks, status, source, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'draft', $13, $14, $14) RETURNING id",
+                 track_opens, track_clicks, description, owner, status, source, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'draft', $15, $16, $16) RETURNING id",
             );
             let id: i64 = bind_content!(q.bind(org_id), m)
                 .bind(&m.source)
@@ -168,7 +175,8 @@ impl Store {
         write_tx!(self, |tx| {
             let q = sqlx::query(
                 "UPDATE mailings SET name = $3, subject = $4, from_name = $5, from_email = $6, reply_to = $7, html = $8, \
-                 text = $9, layout_id = $10, segment = $11, track_opens = $12, track_clicks = $13, updated_at = $14 \
+                 text = $9, layout_id = $10, segment = $11, track_opens = $12, track_clicks = $13, description = $14, \
+                 owner = $15, updated_at = $16 \
                  WHERE org_id = $1 AND id = $2 AND status IN ('draft', 'scheduled')",
             );
             let r = bind_content!(q.bind(org_id).bind(id), m)

@@ -6,6 +6,7 @@ mod contacts;
 mod deliveries;
 mod jobs;
 mod lists;
+mod mailinglijst;
 mod mailings;
 mod optins;
 mod optins_sqlite;
@@ -27,6 +28,10 @@ pub use contacts::ContactRow;
 pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
 pub use jobs::{Job, JobCounts};
 pub use lists::{ListRow, ListText, ListWithTexts, NewList};
+pub use mailinglijst::{
+    AddressWrite, AddressWritten, BounceRow, ContactCodeRow, ListCodeRow, MlAccountRow, MlKeyRow,
+    SendHistoryRow,
+};
 pub use mailings::{MailingContent, MailingRow, NewTemplate, TemplateRow};
 pub use optins::{ConfirmTokenRow, MailTemplateRow, Registration, RegistrationOutcome};
 pub use orgs::Org;

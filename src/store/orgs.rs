@@ -12,9 +12,12 @@ pub struct Org {
     pub created_at: i64,
     pub sender_email: Option<String>,
     pub sender_name: Option<String>,
+    /// A sandbox organisation's mail never leaves the machine (it goes to the outbox).
+    pub sandbox: bool,
 }
 
-const COLUMNS: &str = "id, slug, name, default_language, created_at, sender_email, sender_name";
+const COLUMNS: &str =
+    "id, slug, name, default_language, created_at, sender_email, sender_name, sandbox";
 
 impl Store {
     /// Creates an organisation together with the head of its consent ledger.

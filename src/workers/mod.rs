@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
-use crate::services::{delivery, optin_mail, optins, templates};
+use crate::services::{delivery, mail, optin_mail, optins, templates};
 use crate::store::Job;
 
 /// Job kind: deliver one composed message.
@@ -42,7 +42,7 @@ async fn run_job(app: &App, job: &Job) -> Outcome {
                 Ok(m) => m,
                 Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
             };
-            match app.transport.send(&msg).await {
+            match mail::deliver(app, job.org_id, &msg).await {
                 Ok(_) => Outcome::Done,
                 Err(SendError::Transient(e)) => Outcome::Retry(e),
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),

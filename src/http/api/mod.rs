@@ -2,6 +2,7 @@
 
 mod contacts;
 mod lists;
+mod mailinglijst;
 mod mailings;
 mod me;
 mod optins;
@@ -24,7 +25,8 @@ use crate::app::App;
         contacts::create, contacts::index, contacts::show, contacts::update, contacts::erase, contacts::export,
         mailings::index, mailings::create, mailings::show, mailings::update, mailings::send, mailings::pause, mailings::resume,
         mailings::cancel, mailings::schedule, mailings::test, mailings::preview, mailings::stats, mailings::deliveries,
-        mailings::contact_deliveries, segments::preview, templates::index, templates::create, templates::show, templates::update, templates::tx),
+        mailings::contact_deliveries, segments::preview, templates::index, templates::create, templates::show, templates::update, templates::tx,
+        mailinglijst::create_key, mailinglijst::list_keys, mailinglijst::update_key, mailinglijst::revoke_key, mailinglijst::list_codes, mailinglijst::create_code, mailinglijst::delete_code),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
         contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
@@ -32,9 +34,11 @@ use crate::app::App;
         crate::services::mailings::MailingStats, crate::services::mailings::LinkStats, crate::services::mailings::HourStats,
         mailings::Schedule, mailings::TestSend, mailings::TestQueued, mailings::PreviewFor,
         crate::services::segments::PreviewRequest, crate::services::segments::PreviewResult, crate::services::segments::SampleContact,
-        crate::services::templates::TemplateInput, crate::services::templates::TemplateView, crate::services::templates::TxRequest, crate::services::templates::TxAccepted)),
+        crate::services::templates::TemplateInput, crate::services::templates::TemplateView, crate::services::templates::TxRequest, crate::services::templates::TxAccepted,
+        mailinglijst::CreateKey, mailinglijst::UpdateKey, mailinglijst::IssuedKey, crate::services::ml_keys::KeyView, crate::services::ml_keys::AccountView,
+        crate::services::list_codes::NewCode, crate::services::list_codes::CodeView)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"))
 )]
 pub struct ApiDoc;
 
@@ -65,6 +69,22 @@ pub fn router() -> Router<App> {
         .route("/api/v1/lists", get(lists::index).post(lists::create))
         .route("/api/v1/lists/{key}", get(lists::show))
         .route("/api/v1/lists/{key}/archive", post(lists::archive))
+        .route(
+            "/api/v1/lists/{key}/codes",
+            get(mailinglijst::list_codes).post(mailinglijst::create_code),
+        )
+        .route(
+            "/api/v1/lists/{key}/codes/{id}",
+            delete(mailinglijst::delete_code),
+        )
+        .route(
+            "/api/v1/mailinglijst/keys",
+            get(mailinglijst::list_keys).post(mailinglijst::create_key),
+        )
+        .route(
+            "/api/v1/mailinglijst/keys/{id}",
+            axum::routing::patch(mailinglijst::update_key).delete(mailinglijst::revoke_key),
+        )
         .route(
             "/api/v1/lists/{key}/templates/{kind}/{language}",
             put(lists::put_template),
