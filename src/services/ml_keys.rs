@@ -251,12 +251,10 @@ pub async fn grant(
     let account = check_account(account)?;
     match app.store.grant_ml_account(key.id, account, org.id).await {
         Ok(()) => view(app, &key).await,
-        Err(e) if matches!(e, crate::store::StoreError::Conflict(_)) => {
-            Err(ServiceError::Conflict {
-                field: "account",
-                message: "the key has this account number or this organisation already".into(),
-            })
-        }
+        Err(crate::store::StoreError::Conflict(_)) => Err(ServiceError::Conflict {
+            field: "account",
+            message: "the key has this account number or this organisation already".into(),
+        }),
         Err(e) => Err(e.into()),
     }
 }

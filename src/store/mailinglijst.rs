@@ -264,6 +264,7 @@ impl Store {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_list_code(
         &self,
         org_id: i64,
