@@ -182,6 +182,36 @@ pub struct ContactInput {
     pub score: Option<i64>,
 }
 
+impl From<&ContactFields> for ContactInput {
+    /// The input that validates to these fields.
+    fn from(f: &ContactFields) -> Self {
+        Self {
+            external_id: f.external_id.clone(),
+            first_name: f.first_name.clone(),
+            name_prefix: f.name_prefix.clone(),
+            last_name: f.last_name.clone(),
+            organisation: f.organisation.clone(),
+            gender: Some(f.gender.code().to_string()),
+            street: f.street.clone(),
+            house_number: f.house_number.clone(),
+            zipcode: f.zipcode.clone(),
+            city: f.city.clone(),
+            country: f.country.clone(),
+            mobile: f.mobile.clone(),
+            phone: f.phone.clone(),
+            mail_format: Some(f.mail_format.as_str().to_string()),
+            active: Some(f.active),
+            language: f.language.map(|l| l.code().to_string()),
+            source: f.source.clone(),
+            import_code: f.import_code.clone(),
+            sync_id: f.sync_id.clone(),
+            attributes: Some(f.attributes.clone()),
+            tags: Some(f.tags.clone()),
+            score: Some(f.score),
+        }
+    }
+}
+
 impl ContactInput {
     /// Validates every field and reports all problems at once.
     pub fn validate(&self) -> Result<ContactFields, ValidationError> {
@@ -337,6 +367,23 @@ mod tests {
             assert_eq!(err.0[0].field, *field);
             assert_eq!(err.0[0].code, "too_long");
         }
+    }
+
+    #[test]
+    fn fields_turn_back_into_the_input_they_came_from() {
+        let input = ContactInput {
+            first_name: Some("Anna".into()),
+            gender: Some("vrouw".into()),
+            country: Some("België".into()),
+            mail_format: Some("text".into()),
+            active: Some(false),
+            language: Some("en".into()),
+            tags: Some(vec!["vip".into()]),
+            score: Some(7),
+            ..Default::default()
+        };
+        let fields = input.validate().unwrap();
+        assert_eq!(ContactInput::from(&fields).validate().unwrap(), fields);
     }
 
     #[test]

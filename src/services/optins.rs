@@ -14,7 +14,7 @@ use crate::domain::contact::ContactInput;
 use crate::domain::ledger::Evidence;
 use crate::domain::token::hash_token;
 use crate::domain::{ConsentAction, EmailAddress, Language, Scope, TokenSecret, ValidationError};
-use crate::store::{ListRow, Registration, StoreError};
+use crate::store::{ListRow, Registration, RegistrationOutcome, StoreError};
 
 /// How consent is obtained.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -35,6 +35,8 @@ pub struct RegisterRequest {
     pub language: Option<String>,
     pub fields: ContactInput,
     pub consent: ConsentMode,
+    /// The public id a new contact gets (default: a fresh one).
+    pub guid: Option<String>,
 }
 
 const MAIL_ATTEMPTS: i64 = super::mail::MAIL_MAX_ATTEMPTS;
@@ -46,7 +48,7 @@ pub async fn register(
     who: &Principal,
     req: &RegisterRequest,
     evidence: Evidence,
-) -> ServiceResult<()> {
+) -> ServiceResult<RegistrationOutcome> {
     match req.consent {
         ConsentMode::Confirm => who.require(Scope::OptinRegister)?,
         ConsentMode::Asserted => who.require(Scope::ConsentAssert)?,
@@ -129,7 +131,7 @@ pub async fn register(
     let reg = Registration {
         org_id: who.org_id,
         email,
-        guid: contacts::new_guid(),
+        guid: req.guid.clone().unwrap_or_else(contacts::new_guid),
         fields,
         lists: per_list,
         assert: req.consent == ConsentMode::Asserted,
@@ -149,7 +151,7 @@ pub async fn register(
                 mail = outcome.verification_queued,
                 "opt-in registered"
             );
-            Ok(())
+            Ok(outcome)
         }
         Err(e) if e.is_conflict_on("external_id") => Err(ServiceError::Conflict {
             field: "external_id",

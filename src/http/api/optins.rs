@@ -47,6 +47,7 @@ pub async fn register(
         language: r.language,
         fields: r.fields,
         consent: r.consent,
+        guid: None,
     };
     let evidence = caller.evidence("api", format!("token:{}", who.token_id), Some(who.token_id));
     optins::register(&app, &who, &req, evidence).await?;

@@ -6,6 +6,7 @@ use super::reply::{
     VALIDATION,
 };
 use crate::app::App;
+use crate::domain::contact::ContactInput;
 use crate::domain::ledger::Evidence;
 use crate::domain::list_code::{split_codes, split_fields, validate_owner, CodeKind, FieldType};
 use crate::domain::{countries, ConsentAction, ContactFields, EmailAddress, Language, Scope};
@@ -13,7 +14,9 @@ use crate::services::mailings::{self, MailingInput};
 use crate::services::optins::{self, ConsentMode, RegisterRequest};
 use crate::services::tokens::Principal;
 use crate::services::{consent, contacts, found, lists, optin_mail, ServiceError};
-use crate::store::{AddressWrite, ContactRow, ListCodeRow, ListRow, Org, StoreError};
+use crate::store::{
+    AddressWrite, AddressWritten, ContactRow, ListCodeRow, ListRow, Org, StoreError,
+};
 
 /// Newest entries of the send and bounce history GET shows.
 const HISTORY: i64 = 100;
@@ -328,32 +331,74 @@ async fn subscribe(ctx: &Ctx<'_>) -> MlResult<Reply> {
         return Ok(codes.reply(f.into(), (0, 0)));
     }
     let guid = contacts::new_guid();
-    let written = ctx
-        .app
-        .store
-        .write_address(&AddressWrite {
-            org_id: ctx.org.id,
-            contact_id: contact.as_ref().map(|c| c.id),
-            guid: &guid,
-            email: new_email.as_ref(),
-            fields: &fields,
-            codes: &codes.assign,
-            owner: owner.as_deref(),
-            consent: optin.then_some((list.id, ConsentAction::Assert, &ctx.evidence)),
-            now: ctx.app.now(),
-        })
-        .await
-        .map_err(conflict_on_email)?;
-    let c = ctx
-        .app
-        .store
-        .contact_by_id(ctx.org.id, written.contact_id)
-        .await?;
+    let written = match (
+        &new_email,
+        optin && codes.assign.is_empty() && owner.is_none(),
+    ) {
+        // A new address with nothing but its fields: the opt-in service's write path, which
+        // groups concurrent registrations into one transaction.
+        (Some(email), true) => {
+            let who = Principal {
+                org_id: ctx.org.id,
+                token_id: 0,
+                user_id: None,
+                scopes: vec![Scope::ConsentAssert],
+            };
+            let req = RegisterRequest {
+                email: email.to_string(),
+                optins: vec![list.key.clone()],
+                fields: ContactInput::from(&fields),
+                consent: ConsentMode::Asserted,
+                guid: Some(guid.clone()),
+                ..Default::default()
+            };
+            let out = optins::register(ctx.app, &who, &req, ctx.evidence.clone()).await?;
+            AddressWritten {
+                contact_id: out.contact_id,
+                created: out.created,
+                deleted: (0, 0),
+                consent_changed: !out.changed.is_empty(),
+            }
+        }
+        _ => ctx
+            .app
+            .store
+            .write_address(&AddressWrite {
+                org_id: ctx.org.id,
+                contact_id: contact.as_ref().map(|c| c.id),
+                guid: &guid,
+                email: new_email.as_ref(),
+                fields: &fields,
+                codes: &codes.assign,
+                owner: owner.as_deref(),
+                consent: optin.then_some((list.id, ConsentAction::Assert, &ctx.evidence)),
+                now: ctx.app.now(),
+            })
+            .await
+            .map_err(conflict_on_email)?,
+    };
+    let (id, email, guid) = match (contact, written.created) {
+        (Some(c), _) => (c.id, c.email, c.guid),
+        (None, true) => (
+            written.contact_id,
+            new_email.map(|e| e.to_string()).unwrap_or_default(),
+            guid,
+        ),
+        // Created by a concurrent call in between.
+        (None, false) => {
+            let c = ctx
+                .app
+                .store
+                .contact_by_id(ctx.org.id, written.contact_id)
+                .await?;
+            (c.id, c.email, c.guid)
+        }
+    };
     let description = if optin {
         if written.consent_changed {
             if welcome {
                 let job = optin_mail::WelcomeJob {
-                    contact_id: c.id,
+                    contact_id: id,
                     list_id: list.id,
                 };
                 let now = ctx.app.now();
@@ -381,18 +426,18 @@ async fn subscribe(ctx: &Ctx<'_>) -> MlResult<Reply> {
             scopes: vec![Scope::OptinRegister],
         };
         let req = RegisterRequest {
-            email: c.email.clone(),
+            email,
             optins: vec![list.key.clone()],
             consent: ConsentMode::Confirm,
             ..Default::default()
         };
         optins::register(ctx.app, &who, &req, ctx.evidence.clone()).await?;
-        match ctx.app.store.subscription(ctx.org.id, c.id, list.id).await {
+        match ctx.app.store.subscription(ctx.org.id, id, list.id).await {
             Ok(s) if s.status == "subscribed" => "address already subscribed",
             _ => "address pending: opt-in mail sent",
         }
     };
-    Ok(codes.reply(Reply::ok(description).with_guid(&c.guid), written.deleted))
+    Ok(codes.reply(Reply::ok(description).with_guid(&guid), written.deleted))
 }
 
 async fn unsubscribe(ctx: &Ctx<'_>) -> MlResult<Reply> {

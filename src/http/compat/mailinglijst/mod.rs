@@ -164,6 +164,10 @@ async fn authorize(
         Ok(a) => a,
         Err(f) => return Err((Some(member), f)),
     };
+    if account.org_id == member.org.id {
+        let org = member.org.clone();
+        return Ok((member, action, org));
+    }
     match app.store.org_by_id(account.org_id).await {
         Ok(org) => Ok((member, action, org)),
         Err(e) => Err((Some(member), e.into())),
