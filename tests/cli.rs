@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use support::Backend;
 
-both_backends!(operator_flow, mailing_commands);
+both_backends!(operator_flow, mailing_commands, mlkey_and_sandbox_commands);
 
 /// Runs the binary in `dir` with a clean HANDBILL_* environment plus `env`.
 fn handbill(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
@@ -86,6 +86,13 @@ fn every_command_has_help() {
         vec!["mailing", "send", "--help"],
         vec!["mailing", "schedule", "--help"],
         vec!["mailing", "stats", "--help"],
+        vec!["mlkey", "create", "--help"],
+        vec!["mlkey", "list", "--help"],
+        vec!["mlkey", "allow-ip", "--help"],
+        vec!["mlkey", "actions", "--help"],
+        vec!["mlkey", "grant", "--help"],
+        vec!["mlkey", "revoke", "--help"],
+        vec!["sandbox", "create", "--help"],
     ] {
         let out = ok(&handbill(dir.path(), &args, &[], None));
         assert!(out.contains("Usage: handbill"), "{args:?}: {out}");
@@ -647,4 +654,76 @@ async fn mailing_commands(backend: Backend) {
         "not found",
     );
     fails(&run(&["mailing", "list", "--org", "nope"]), "not found");
+}
+
+async fn mlkey_and_sandbox_commands(backend: Backend) {
+    let Some((config, dir)) = support::test_config(backend).await else {
+        return;
+    };
+    let app = handbill::app::App::open(config.clone()).await.unwrap();
+    for slug in ["paradiso", "melkweg"] {
+        handbill::services::orgs::create_org(&app, slug, "Venue", None)
+            .await
+            .unwrap();
+    }
+    app.store.close().await;
+    let db = config.database_url.clone().unwrap();
+    let data = config.data_dir.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database-url", db.as_str(), "--data-dir", data.as_str()];
+        all.extend_from_slice(args);
+        handbill(dir.path(), &all, &[], None)
+    };
+    let key = ok(&run(&[
+        "mlkey",
+        "create",
+        "--org",
+        "paradiso",
+        "--account",
+        "34",
+        "--allow-ip",
+        "192.0.2.0/24",
+        "--actions",
+        "SUBSCRIBE,get",
+    ]));
+    let key = key.trim();
+    assert!(uuid::Uuid::try_parse(key).is_ok(), "{key}");
+    let list = ok(&run(&["mlkey", "list", "--org", "paradiso"]));
+    assert!(
+        list.contains(&key[..8]) && list.contains("34=paradiso") && list.contains("SUBSCRIBE,GET"),
+        "{list}"
+    );
+    assert!(!list.contains(key), "the key is shown once");
+    let out = ok(&run(&["mlkey", "allow-ip", "1", "2001:db8::/32"]));
+    assert!(out.contains("192.0.2.0/24,2001:db8::/32"), "{out}");
+    let out = ok(&run(&["mlkey", "actions", "1", "all"]));
+    assert!(out.contains("BODYPOST"), "{out}");
+    let out = ok(&run(&[
+        "mlkey",
+        "grant",
+        "1",
+        "--org",
+        "melkweg",
+        "--account",
+        "77",
+    ]));
+    assert!(out.contains("77=melkweg"), "{out}");
+    fails(
+        &run(&["mlkey", "grant", "1", "--org", "melkweg", "--account", "78"]),
+        "already",
+    );
+    fails(
+        &run(&["mlkey", "allow-ip", "1", "not-an-ip"]),
+        "not an IP address",
+    );
+    fails(&run(&["mlkey", "actions", "1", "DANCE"]), "unknown action");
+    fails(&run(&["mlkey", "create", "--org", "nope"]), "not found");
+    ok(&run(&["mlkey", "revoke", "1"]));
+    assert!(ok(&run(&["mlkey", "list"])).contains("revoked"));
+    fails(&run(&["mlkey", "revoke", "1"]), "not found");
+    let o = run(&["sandbox", "create", "--account", "34"]);
+    let key = ok(&o);
+    assert!(uuid::Uuid::try_parse(key.trim()).is_ok());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a=34"));
+    assert!(ok(&run(&["mlkey", "list", "--org", "sandbox"])).contains("any address"));
 }
