@@ -124,29 +124,61 @@ async fn smtp_auth_is_used_and_bad_credentials_fail_permanently() {
 
 #[tokio::test]
 async fn smtp_rejections_are_classified() {
-    let sink = SmtpSink::start().await;
-    let t = smtp_transport(&sink.url());
-    let m = compose(&message("fan@example.nl"), "h.test", 0).unwrap();
-    for (b, transient) in [
-        (Behaviour::RejectRcpt(450), true),
-        (Behaviour::RejectRcpt(550), false),
-        (Behaviour::RejectData(451), true),
-        (Behaviour::RejectData(554), false),
-    ] {
-        sink.set_behaviour(b.clone());
-        let err = t.send(&m).await.unwrap_err();
+    // With PIPELINING (MAIL, RCPT and DATA in one write) and without (one at a time); the
+    // same connection carries on after each refusal.
+    for pipelining in [true, false] {
+        let sink = SmtpSink::start().await;
+        sink.set_pipelining(pipelining);
+        let t = smtp_transport(&sink.url());
+        let m = compose(&message("fan@example.nl"), "h.test", 0).unwrap();
+        for (b, transient) in [
+            (Behaviour::RejectRcpt(450), true),
+            (Behaviour::RejectRcpt(550), false),
+            (Behaviour::RejectData(451), true),
+            (Behaviour::RejectData(554), false),
+        ] {
+            sink.set_behaviour(b.clone());
+            let err = t.send(&m).await.unwrap_err();
+            assert_eq!(
+                matches!(err, SendError::Transient(_)),
+                transient,
+                "{b:?}: {err}"
+            );
+            let code = match b {
+                Behaviour::RejectRcpt(c) | Behaviour::RejectData(c) => c,
+                _ => 0,
+            };
+            assert!(err.to_string().contains(&code.to_string()), "{err}");
+        }
+        sink.set_behaviour(Behaviour::Accept);
+        let answer = t.send(&m).await.unwrap();
+        assert!(answer.starts_with("250"), "{answer}");
         assert_eq!(
-            matches!(err, SendError::Transient(_)),
-            transient,
-            "{b:?}: {err}"
+            sink.received().len(),
+            1,
+            "only the accepted message was received (pipelining {pipelining})"
         );
     }
-    sink.set_behaviour(Behaviour::Accept);
+}
+
+#[tokio::test]
+async fn smtp_bodies_are_dot_stuffed() {
+    let sink = SmtpSink::start().await;
+    let t = smtp_transport(&sink.url());
+    let mut msg = message("fan@example.nl");
+    msg.text = ".leading dot\n..two\nend".into();
+    msg.html = None;
+    let m = compose(&msg, "h.test", 0).unwrap();
     t.send(&m).await.unwrap();
+    let mut expected = m.raw.clone();
+    if !expected.ends_with(b"\r\n") {
+        expected.extend_from_slice(b"\r\n");
+    }
+    assert!(String::from_utf8_lossy(&m.raw).contains("\r\n.leading dot"));
     assert_eq!(
-        sink.received().len(),
-        1,
-        "only the accepted message was received"
+        sink.received()[0].data,
+        expected,
+        "the relay got back exactly the message, its dots unstuffed"
     );
 }
 

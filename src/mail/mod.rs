@@ -8,6 +8,7 @@ mod maildir;
 mod qp;
 pub mod reports;
 mod smtp;
+mod smtp_client;
 pub mod template;
 mod throttle;
 mod transport;

@@ -12,12 +12,21 @@ pub fn encode(input: &str) -> String {
     let mut line = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // A run of plain characters (no space: a space may end a line) goes in one copy.
-        let run = bytes[i..]
-            .iter()
-            .take(MAX_LINE - line)
-            .take_while(|b| (33..=126).contains(*b) && **b != b'=')
-            .count();
+        // A run of plain characters goes in one copy; a space or tab belongs to it when
+        // something other than a line end follows it.
+        let limit = (i + MAX_LINE - line).min(bytes.len());
+        let mut end = i;
+        while end < limit {
+            let c = bytes[end];
+            let plain = ((33..=126).contains(&c) && c != b'=')
+                || ((c == b' ' || c == b'\t')
+                    && !matches!(bytes.get(end + 1), None | Some(b'\r' | b'\n')));
+            if !plain {
+                break;
+            }
+            end += 1;
+        }
+        let run = end - i;
         if run > 0 {
             out.extend_from_slice(&bytes[i..i + run]);
             line += run;

@@ -3,12 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::Semaphore;
 
+use super::smtp_client::{tls_connector, ConnectParams, Security, SmtpConn};
 use super::{ComposedMessage, SendError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,30 +113,37 @@ fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
         .map(|c| c.into_owned())
 }
 
-/// A pooled SMTP client for one relay.
-/// A pool of SMTP connections to one relay. Connections are opened with TCP_NODELAY: a
-/// message body and its closing dot go out in two writes, and without it Nagle's algorithm
-/// and the relay's delayed ACK stall every message by up to 40 ms.
+/// A pool of SMTP connections to one relay. Connections are opened with TCP_NODELAY, and
+/// messages go out pipelined when the relay offers it (see `smtp_client`).
 #[derive(Clone)]
 pub struct SmtpRelay {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    host: String,
-    port: u16,
-    mode: SmtpTls,
-    tls: Option<TlsParameters>,
-    credentials: Option<Credentials>,
-    hello: ClientId,
-    timeout: Duration,
+    params: ConnectParams,
     slots: Semaphore,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(SmtpConn, Instant)>>,
     describe: String,
 }
 
 /// Idle connections older than this are closed rather than reused.
 const IDLE_REUSE: Duration = Duration::from_secs(50);
+
+/// An envelope address fit for MAIL FROM / RCPT TO.
+fn envelope_address(a: &str) -> Result<&str, SendError> {
+    let ok = a.contains('@')
+        && !a
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>');
+    if ok {
+        Ok(a)
+    } else {
+        Err(SendError::Permanent(format!(
+            "address {a} rejected: not a mailbox"
+        )))
+    }
+}
 
 impl SmtpRelay {
     pub fn new(
@@ -148,37 +152,41 @@ impl SmtpRelay {
         pool_size: u32,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let tls = match s.tls {
-            SmtpTls::None => None,
-            _ => {
-                let mut b = TlsParameters::builder(s.host.clone());
-                if let Some(path) = &s.ca_file {
-                    let pem = std::fs::read(path)
-                        .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
-                    let cert = Certificate::from_pem(&pem).map_err(|e| {
-                        format!(
-                            "ca_file {} holds no usable certificate: {e}",
-                            path.display()
-                        )
-                    })?;
-                    b = b.add_root_certificate(cert);
-                }
-                Some(b.build().map_err(|e| e.to_string())?)
-            }
+        let connector = || {
+            let pem = match &s.ca_file {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
+            tls_connector(pem.as_deref()).map_err(|e| match &s.ca_file {
+                Some(path) => format!("ca_file {} {e}", path.display()),
+                None => e,
+            })
+        };
+        let security = match s.tls {
+            SmtpTls::None => Security::Plain,
+            SmtpTls::Wrapper => Security::Wrapper(connector()?),
+            SmtpTls::Required | SmtpTls::Opportunistic => Security::StartTls {
+                connector: connector()?,
+                required: s.tls == SmtpTls::Required,
+            },
         };
         let credentials = match (&s.username, &s.password) {
-            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
             _ => None,
         };
         Ok(Self {
             inner: Arc::new(Inner {
-                host: s.host.clone(),
-                port: s.port,
-                mode: s.tls,
-                tls,
-                credentials,
-                hello: ClientId::Domain(hello_name.to_string()),
-                timeout,
+                params: ConnectParams {
+                    host: s.host.clone(),
+                    port: s.port,
+                    hello: hello_name.to_string(),
+                    security,
+                    credentials,
+                    timeout,
+                },
                 slots: Semaphore::new(pool_size.max(1) as usize),
                 idle: Mutex::new(Vec::new()),
                 describe: format!("smtp relay {}:{} ({:?})", s.host, s.port, s.tls),
@@ -190,76 +198,12 @@ impl SmtpRelay {
         &self.inner.describe
     }
 
-    /// Opens a connection: TCP (no delay), TLS or STARTTLS as configured, AUTH.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let transient =
-            |e: String| SendError::Transient(format!("cannot connect to the relay: {e}"));
-        let i = &self.inner;
-        let mut c = match (i.mode, &i.tls) {
-            (SmtpTls::Wrapper, Some(tls)) => AsyncSmtpConnection::connect_tokio1(
-                (i.host.as_str(), i.port),
-                Some(i.timeout),
-                &i.hello,
-                Some(tls.clone()),
-                None,
-            )
-            .await
-            .map_err(|e| transient(e.to_string()))?,
-            _ => {
-                let tcp = tokio::time::timeout(
-                    i.timeout,
-                    tokio::net::TcpStream::connect((i.host.as_str(), i.port)),
-                )
-                .await
-                .map_err(|_| transient("connect timed out".into()))?
-                .map_err(|e| transient(e.to_string()))?;
-                let _ = tcp.set_nodelay(true);
-                let mut c = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &i.hello)
-                    .await
-                    .map_err(|e| transient(e.to_string()))?;
-                match (i.mode, &i.tls) {
-                    (SmtpTls::Required, Some(tls)) => c
-                        .starttls(tls.clone(), &i.hello)
-                        .await
-                        .map_err(|e| transient(format!("STARTTLS failed: {e}")))?,
-                    (SmtpTls::Opportunistic, Some(tls)) if c.can_starttls() => c
-                        .starttls(tls.clone(), &i.hello)
-                        .await
-                        .map_err(|e| transient(format!("STARTTLS failed: {e}")))?,
-                    _ => {}
-                }
-                c
-            }
-        };
-        if let Some(creds) = &i.credentials {
-            c.auth(&[Mechanism::Plain, Mechanism::Login], creds)
-                .await
-                .map_err(|e| {
-                    let m = format!("authentication failed: {e}");
-                    if e.is_permanent() {
-                        SendError::Permanent(m)
-                    } else {
-                        SendError::Transient(m)
-                    }
-                })?;
-        }
-        Ok(c)
-    }
-
     /// Sends `m`; on success, the relay's answer (e.g. `250 2.0.0 queued as 4F2A`).
     pub async fn send(&self, m: &ComposedMessage) -> Result<String, SendError> {
-        let parse = |a: &str| {
-            a.parse::<lettre::Address>()
-                .map_err(|e| SendError::Permanent(format!("address {a} rejected: {e}")))
-        };
-        let from = parse(&m.envelope_from)?;
-        let to = m
-            .recipients
-            .iter()
-            .map(|r| parse(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let envelope =
-            Envelope::new(Some(from), to).map_err(|e| SendError::Permanent(e.to_string()))?;
+        let from = envelope_address(&m.envelope_from)?;
+        for r in &m.recipients {
+            envelope_address(r)?;
+        }
         let _slot = self
             .inner
             .slots
@@ -270,7 +214,7 @@ impl SmtpRelay {
             let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
             let mut found = None;
             while let Some((c, at)) = idle.pop() {
-                if at.elapsed() < IDLE_REUSE && !c.has_broken() {
+                if at.elapsed() < IDLE_REUSE && c.is_usable() {
                     found = Some(c);
                     break;
                 }
@@ -279,29 +223,29 @@ impl SmtpRelay {
         };
         let mut conn = match reused {
             Some(c) => c,
-            None => self.connect().await?,
+            None => SmtpConn::connect(&self.inner.params).await?,
         };
-        let sent = tokio::time::timeout(self.inner.timeout * 4, conn.send(&envelope, &m.raw)).await;
-        match sent {
-            Ok(Ok(r)) => {
-                self.inner
-                    .idle
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((conn, Instant::now()));
-                Ok(format!(
-                    "{} {}",
-                    r.code(),
-                    r.message().collect::<Vec<_>>().join(" ")
-                ))
-            }
-            // After an error lettre has closed the connection: it is not put back.
-            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
-            Err(_) => Err(SendError::Transient(
+        let sent = tokio::time::timeout(
+            self.inner.params.timeout * 4,
+            conn.send(from, &m.recipients, &m.raw),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(SendError::Transient(
                 "the relay did not answer in time".into(),
-            )),
+            ))
+        });
+        // A timed-out connection is in an unknown state: it is not put back.
+        if conn.is_usable()
+            && !matches!(&sent, Err(SendError::Transient(e)) if e.contains("in time"))
+        {
+            self.inner
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((conn, Instant::now()));
         }
+        sent.map(|r| r.line())
     }
 }
 

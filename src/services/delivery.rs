@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
 use super::links::{self, AddressUse, LinkClaims};
@@ -338,40 +337,52 @@ fn outcome(
     o
 }
 
-/// Sends one claimed batch and returns the outcomes.
-async fn send_batch(app: &App, p: &Prepared, claimed: Vec<Claimed>) -> Vec<Outcome> {
-    let parallel = (app.config.smtp_pool_size as usize * 2).max(8);
-    futures_util::stream::iter(claimed)
-        .map(|c| async move {
-            let Some(contact) = &c.contact else {
-                return Outcome::new(
-                    c.delivery_id,
-                    DeliveryStatus::Skipped,
-                    Some("no longer subscribed, suppressed or erased".into()),
-                );
-            };
-            let msg = match p.message(app, contact, c.delivery_id) {
-                Ok(m) => m,
-                Err(e) => {
-                    return Outcome::new(
-                        c.delivery_id,
-                        DeliveryStatus::Failed,
-                        Some(format!("could not build the message: {e}")),
-                    )
-                }
-            };
-            let domain = contact.email.rsplit('@').next().unwrap_or_default();
-            let _slot = app.throttle.acquire(domain).await;
-            let result = app
-                .transport
-                .send_for(p.org.sandbox, &msg)
-                .await
-                .map(|answer| (msg.message_id.clone(), answer));
-            outcome(app, &c, &contact.email, result)
-        })
-        .buffer_unordered(parallel)
-        .collect()
+/// Renders and sends one claimed message; returns what to record.
+async fn send_one(app: &App, p: &Prepared, c: Claimed) -> Outcome {
+    let Some(contact) = &c.contact else {
+        return Outcome::new(
+            c.delivery_id,
+            DeliveryStatus::Skipped,
+            Some("no longer subscribed, suppressed or erased".into()),
+        );
+    };
+    let msg = match p.message(app, contact, c.delivery_id) {
+        Ok(m) => m,
+        Err(e) => {
+            return Outcome::new(
+                c.delivery_id,
+                DeliveryStatus::Failed,
+                Some(format!("could not build the message: {e}")),
+            )
+        }
+    };
+    let domain = contact.email.rsplit('@').next().unwrap_or_default();
+    let _slot = app.throttle.acquire(domain).await;
+    let result = app
+        .transport
+        .send_for(p.org.sandbox, &msg)
         .await
+        .map(|answer| (msg.message_id.clone(), answer));
+    outcome(app, &c, &contact.email, result)
+}
+
+/// Sends one claimed batch and returns the outcomes. Each message is its own task, so
+/// rendering spreads over every core while other messages wait for the relay.
+async fn send_batch(app: &App, p: &Arc<Prepared>, claimed: Vec<Claimed>) -> Vec<Outcome> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in claimed {
+        let (app, p) = (app.clone(), p.clone());
+        tasks.spawn(async move { send_one(&app, &p, c).await });
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    while let Some(r) = tasks.join_next().await {
+        // A task that panicked leaves its row `sending`: recovered as uncertain, never resent.
+        match r {
+            Ok(o) => out.push(o),
+            Err(e) => tracing::error!(error = %e, "a message task failed"),
+        }
+    }
+    out
 }
 
 /// Starts due scheduled mailings, or holds those more than the grace period late.

@@ -48,6 +48,8 @@ pub struct SmtpSink {
     behaviour: Arc<Mutex<Behaviour>>,
     /// Milliseconds the server waits before answering the end of DATA (a slow relay).
     delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether EHLO offers PIPELINING (RFC 2920); on by default.
+    pipelining: Arc<std::sync::atomic::AtomicBool>,
     credentials: Option<(String, String)>,
     tls: Tls,
 }
@@ -88,6 +90,7 @@ impl SmtpSink {
             received: Arc::default(),
             behaviour: Arc::new(Mutex::new(Behaviour::Accept)),
             delay_ms: Arc::default(),
+            pipelining: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
             tls,
         };
@@ -118,6 +121,12 @@ impl SmtpSink {
     pub fn set_delay(&self, d: std::time::Duration) {
         self.delay_ms
             .store(d.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Offers PIPELINING in EHLO, or not.
+    pub fn set_pipelining(&self, on: bool) {
+        self.pipelining
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -167,7 +176,12 @@ impl SmtpSink {
                     } else {
                         ""
                     };
-                    format!("250-sink.test\r\n250-8BITMIME\r\n{starttls}250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN\r\n")
+                    let pipelining = if self.pipelining.load(std::sync::atomic::Ordering::Relaxed) {
+                        "250-PIPELINING\r\n"
+                    } else {
+                        ""
+                    };
+                    format!("250-sink.test\r\n250-8BITMIME\r\n{pipelining}{starttls}250-SMTPUTF8\r\n250 AUTH PLAIN LOGIN\r\n")
                 } else if upper == "STARTTLS" && offer_starttls {
                     let Tls::Starttls(acceptor) = self.tls.clone() else {
                         unreachable!()
