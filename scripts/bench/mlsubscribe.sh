@@ -9,24 +9,8 @@ backend=${1:-sqlite}
 seconds=${2:-10}
 conns=${3:-32}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-. scripts/lib/postgres.sh
-
-cargo build --release --quiet
-bin=$PWD/target/release/handbill
-work=$(mktemp -d /tmp/handbill-bench.XXXXXX)
-server=""
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null || true
-    pg_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-case "$backend" in
-    sqlite) db="sqlite://$work/handbill.db" ;;
-    postgres) pg_start || { echo "no PostgreSQL server binaries" >&2; exit 1; }; db="$PG_URL" ;;
-    *) echo "backend is sqlite or postgres" >&2; exit 2 ;;
-esac
+. scripts/lib/bench.sh
+bench_setup "$backend"
 port=$(free_port)
 export HANDBILL_DATABASE_URL="$db" HANDBILL_DATA_DIR="$work" HANDBILL_LOG=warn \
     HANDBILL_PUBLIC_URL="https://mail.bench.example"
@@ -38,7 +22,8 @@ export ML_KEY
 
 "$bin" serve --listen "127.0.0.1:$port" --no-workers 2>"$work/serve.log" &
 server=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+pids+=("$server")
+wait_healthy "$port"
 ML_LIST=$(curl -fs -X POST "http://127.0.0.1:$port/api/v1/lists" -H "Authorization: Bearer $admin" \
     -H 'content-type: application/json' -d '{"key":"news","name":{"nl":"Nieuws"},"double_opt_in":false}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["number"])')

@@ -9,24 +9,8 @@ backend=${1:-sqlite}
 seconds=${2:-10}
 conns=${3:-32}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-. scripts/lib/postgres.sh
-
-cargo build --release --quiet
-bin=$PWD/target/release/handbill
-work=$(mktemp -d /tmp/handbill-bench.XXXXXX)
-server=""
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null || true
-    pg_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-case "$backend" in
-    sqlite) db="sqlite://$work/handbill.db" ;;
-    postgres) pg_start || { echo "no PostgreSQL server binaries" >&2; exit 1; }; db="$PG_URL" ;;
-    *) echo "backend is sqlite or postgres" >&2; exit 2 ;;
-esac
+. scripts/lib/bench.sh
+bench_setup "$backend"
 port=$(free_port)
 export HANDBILL_DATABASE_URL="$db" HANDBILL_DATA_DIR="$work" HANDBILL_LOG=warn \
     HANDBILL_TOKEN_RATE_PER_SECOND=1000000 HANDBILL_TOKEN_RATE_BURST=1000000 \
@@ -40,13 +24,14 @@ export OPTIN_TOKEN
 # The HTTP node alone: the mails are written afterwards, by a workers-only node.
 "$bin" serve --listen "127.0.0.1:$port" --no-workers 2>"$work/serve.log" &
 server=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+pids+=("$server")
+wait_healthy "$port"
 curl -fs -X POST "http://127.0.0.1:$port/api/v1/lists" -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
     -d '{"key":"news","name":{"en":"News"},"optin_text":{"en":"Yes, send me the news"}}' >/dev/null
 
 wrk -t2 -c"$conns" -d"${seconds}s" --latency -s scripts/bench/optin.lua "http://127.0.0.1:$port" | tee "$work/wrk.txt"
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
-kill "$server"; wait "$server" 2>/dev/null || true; server=""
+kill "$server"; wait "$server" 2>/dev/null || true
 
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 errors=$(awk '/Non-2xx/ {print $5}' "$work/wrk.txt"); errors=${errors:-0}
@@ -55,6 +40,7 @@ accepted=$((requests - errors))
 # Write the verification mails with a workers-only node and count them in the outbox.
 "$bin" serve --workers-only 2>"$work/workers.log" &
 server=$!
+pids+=("$server")
 started=$(date +%s.%N)
 for _ in $(seq 1200); do
     n=$(find "$work/outbox/new" -type f 2>/dev/null | wc -l)
@@ -62,7 +48,7 @@ for _ in $(seq 1200); do
     sleep 0.25
 done
 finished=$(date +%s.%N)
-kill "$server"; wait "$server" 2>/dev/null || true; server=""
+kill "$server"; wait "$server" 2>/dev/null || true
 mails=$(find "$work/outbox/new" -type f | wc -l)
 echo
 echo "backend=$backend accepted=$accepted non_2xx=$errors rate=$(awk "/Requests\/sec/ {print \$2}" "$work/wrk.txt")/s" \

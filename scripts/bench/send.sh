@@ -15,19 +15,8 @@ if ! need smtp-sink || ! need sqlite3; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q postfix sqlite3 >/dev/null
 fi
 export PATH="$PATH:/usr/sbin"
-. scripts/lib/postgres.sh
-
-cargo build --release --quiet
-bin=$PWD/target/release/handbill
-work=$(mktemp -d /tmp/handbill-send.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    pg_stop
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/lib/bench.sh
+bench_setup "$backend"
 
 sink_port=$(free_port)
 smtp-sink -u nobody "127.0.0.1:$sink_port" 1000 &
@@ -53,11 +42,6 @@ end=$(date +%s.%N)
 raw_rate=$(awk "BEGIN {printf \"%.0f\", $raw_n / ($end - $start)}")
 echo "raw limit: smtp-source -> smtp-sink, $raw_n messages of $(wc -c <"$work/msg.eml") bytes, $conns sessions: $raw_rate/s"
 
-case "$backend" in
-    sqlite) db="sqlite://$work/handbill.db" ;;
-    postgres) pg_start || { echo "no PostgreSQL server binaries" >&2; exit 1; }; db="$PG_URL" ;;
-    *) echo "backend is sqlite or postgres" >&2; exit 2 ;;
-esac
 port=$(free_port)
 export HANDBILL_DATABASE_URL="$db" HANDBILL_DATA_DIR="$work" HANDBILL_LOG=warn \
     HANDBILL_PUBLIC_URL="https://mail.bench.example" \
@@ -69,7 +53,7 @@ admin=$("$bin" token create --org bench --scope admin 2>/dev/null)
 "$bin" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 pids+=($server)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthy "$port"
 api() { curl -fs -X "$1" "http://127.0.0.1:$port$2" -H "Authorization: Bearer $admin" -H 'content-type: application/json' ${3:+-d "$3"}; }
 api POST /api/v1/lists '{"key":"news","name":{"en":"News"},"double_opt_in":false}' >/dev/null
 

@@ -72,6 +72,13 @@ pub(super) const COLUMNS: &str = "org_id, id, guid, email, external_id, first_na
      street, house_number, zipcode, city, country, mobile, phone, mail_format, active, language, source, import_code, \
      sync_id, attributes, score, created_at, updated_at";
 
+/// Sets every field of contact ($1, $2): bind the fields with [`bind_fields!`], then `updated_at`.
+pub(super) const UPDATE_FIELDS: &str =
+    "UPDATE contacts SET external_id = $3, first_name = $4, name_prefix = $5, last_name = $6, organisation = $7, \
+     gender = $8, street = $9, house_number = $10, zipcode = $11, city = $12, country = $13, mobile = $14, \
+     phone = $15, mail_format = $16, active = $17, language = $18, source = $19, import_code = $20, sync_id = $21, \
+     attributes = $22, score = $23, updated_at = $24 WHERE org_id = $1 AND id = $2";
+
 /// Binds the fields of [`ContactFields`] in the order of `FIELD_COLUMNS`.
 macro_rules! bind_fields {
     ($q:expr, $f:expr) => {
@@ -157,14 +164,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
-            let q = sqlx::query(
-                "UPDATE contacts SET external_id = $3, first_name = $4, name_prefix = $5, last_name = $6, organisation = $7, \
-                 gender = $8, street = $9, house_number = $10, zipcode = $11, city = $12, country = $13, mobile = $14, \
-                 phone = $15, mail_format = $16, active = $17, language = $18, source = $19, import_code = $20, sync_id = $21, \
-                 attributes = $22, score = $23, updated_at = $24 WHERE org_id = $1 AND id = $2",
-            )
-            .bind(org_id)
-            .bind(id);
+            let q = sqlx::query(UPDATE_FIELDS).bind(org_id).bind(id);
             let r = bind_fields!(q, f).bind(now).execute(&mut *tx).await?;
             if r.rows_affected() == 0 {
                 return Err(StoreError::NotFound);

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::consent::{append_ledger, upsert_subscription};
-use super::contacts::{bind_fields, insert_contact};
+use super::contacts::{bind_fields, insert_contact, UPDATE_FIELDS};
 use super::{on_read, on_write, write_tx, Store, StoreError, StoreResult};
 use crate::domain::ledger::{Evidence, LedgerEntry};
 use crate::domain::{ConsentAction, ContactFields, EmailAddress};
@@ -431,14 +431,7 @@ impl Store {
                     (id.ok_or(StoreError::NotFound)?, true)
                 }
                 Some(id) => {
-                    let q = sqlx::query(
-                        "UPDATE contacts SET external_id = $3, first_name = $4, name_prefix = $5, last_name = $6, organisation = $7, \
-                         gender = $8, street = $9, house_number = $10, zipcode = $11, city = $12, country = $13, mobile = $14, \
-                         phone = $15, mail_format = $16, active = $17, language = $18, source = $19, import_code = $20, sync_id = $21, \
-                         attributes = $22, score = $23, updated_at = $24 WHERE org_id = $1 AND id = $2",
-                    )
-                    .bind(org_id)
-                    .bind(id);
+                    let q = sqlx::query(UPDATE_FIELDS).bind(org_id).bind(id);
                     if bind_fields!(q, w.fields)
                         .bind(now)
                         .execute(&mut *tx)
