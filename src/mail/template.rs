@@ -104,10 +104,12 @@ impl Compiled {
 
     /// Renders for one recipient.
     pub fn render<S: Serialize>(&self, ctx: &S) -> Result<Rendered, String> {
+        // Converted once for the three parts (a Value passes into each render as it is).
+        let ctx = minijinja::Value::from_serialize(ctx);
         let render = |name: &str| {
             self.env
                 .get_template(name)
-                .and_then(|t| t.render(ctx))
+                .and_then(|t| t.render(&ctx))
                 .map_err(|e| e.to_string())
         };
         let subject = render("subject.txt")?;

@@ -8,15 +8,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::links::{self, AddressUse, LinkClaims};
 use super::optins::contact_language;
+use super::template_vars::{self, MailingVars};
 use super::{ServiceError, ServiceResult};
 use crate::app::App;
 use crate::domain::segment::Segment;
 use crate::domain::{DeliveryStatus, EmailAddress, EventKind};
-use crate::mail::content::{add_pixel, assemble_html, assemble_text, footer_words, rewrite_hrefs};
+use crate::mail::content::{add_pixel, assemble_html, assemble_text, rewrite_hrefs};
 use crate::mail::template::{Compiled, Rendered};
 use crate::mail::{compose, ComposedMessage, ListUnsubscribe, Mailbox, OutgoingMessage, SendError};
 use crate::store::{Claimed, ContactRow, MailingRow, Org, Outcome};
@@ -36,6 +37,7 @@ pub struct Prepared {
     list_ids: Vec<i64>,
     list_key: String,
     key: Vec<u8>,
+    vars: MailingVars,
 }
 
 /// A mailing's HTML inside its layout, with the footer when it needs one.
@@ -71,6 +73,7 @@ pub async fn prepare(app: &App, mailing: &MailingRow) -> ServiceResult<Prepared>
         None => "mailing".into(),
     };
     Ok(Prepared {
+        vars: MailingVars::new(&org, mailing),
         mailing: mailing.clone(),
         org,
         compiled,
@@ -79,40 +82,6 @@ pub async fn prepare(app: &App, mailing: &MailingRow) -> ServiceResult<Prepared>
         list_key,
         key: links::signing_key(app).await?,
     })
-}
-
-/// The template variables of a contact.
-pub fn contact_vars(c: &ContactRow) -> Value {
-    let mut m = Map::new();
-    for (k, v) in [
-        ("email", Some(&c.email)),
-        ("external_id", c.external_id.as_ref()),
-        ("first_name", c.first_name.as_ref()),
-        ("name_prefix", c.name_prefix.as_ref()),
-        ("last_name", c.last_name.as_ref()),
-        ("organisation", c.organisation.as_ref()),
-        ("street", c.street.as_ref()),
-        ("house_number", c.house_number.as_ref()),
-        ("zipcode", c.zipcode.as_ref()),
-        ("city", c.city.as_ref()),
-        ("country", c.country.as_ref()),
-        ("mobile", c.mobile.as_ref()),
-        ("phone", c.phone.as_ref()),
-        ("language", c.language.as_ref()),
-    ] {
-        m.insert(
-            k.into(),
-            v.map_or(Value::Null, |s| Value::String(s.clone())),
-        );
-    }
-    m.insert("id".into(), json!(c.id));
-    m.insert("guid".into(), json!(c.guid));
-    m.insert("score".into(), json!(c.score));
-    m.insert(
-        "attributes".into(),
-        serde_json::from_str(&c.attributes).unwrap_or_else(|_| json!({})),
-    );
-    Value::Object(m)
 }
 
 /// URLs one recipient's mail carries.
@@ -165,17 +134,17 @@ impl Prepared {
         tracking: bool,
     ) -> Result<Rendered, String> {
         let lang = contact_language(contact, &self.org);
-        let footer: Map<String, Value> = footer_words(lang.code())
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.into())))
-            .collect();
-        let ctx = json!({
-            "contact": contact_vars(contact),
-            "org": {"name": self.org.name},
-            "mailing": {"name": self.mailing.name, "subject": self.mailing.subject},
-            "links": {"unsubscribe": l.unsubscribe, "preferences": l.preferences, "view_in_browser": l.view},
-            "footer": footer,
-        });
+        let ctx = minijinja::context! {
+            contact => template_vars::contact(contact),
+            org => self.vars.org.clone(),
+            mailing => self.vars.mailing.clone(),
+            links => minijinja::context! {
+                unsubscribe => l.unsubscribe.as_str(),
+                preferences => l.preferences.as_str(),
+                view_in_browser => l.view.as_str(),
+            },
+            footer => self.vars.footer(lang),
+        };
         let mut r = self.compiled.render(&ctx)?;
         if tracking && self.mailing.track_clicks && !self.links.is_empty() {
             // One signature per message; the link index is checked against the mailing's links.

@@ -443,7 +443,7 @@ pub async fn schedule(app: &App, org_id: i64, id: i64, at: &str) -> ServiceResul
 }
 
 /// A stand-in recipient for previews and test sends to addresses that are not contacts.
-fn sample_contact(org_id: i64, email: &str) -> ContactRow {
+pub(crate) fn sample_contact(org_id: i64, email: &str) -> ContactRow {
     ContactRow {
         org_id,
         id: 0,

@@ -17,6 +17,7 @@ pub mod orgs;
 pub mod rate_limit;
 pub mod segments;
 pub mod sns;
+pub mod template_vars;
 pub mod templates;
 pub mod tokens;
 pub mod tracking;

@@ -3,10 +3,10 @@
 //! `POST /api/v1/tx`, outside the consent rules but recorded in the delivery log).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::contacts::find_or_create;
-use super::delivery::{contact_vars, is_mailbox_failure, provider_headers};
+use super::delivery::{is_mailbox_failure, provider_headers};
 use super::{found, OrNotFound, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::clock::rfc3339;
@@ -235,7 +235,11 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
         return Err(ServiceError::Internal("validated above".into()));
     };
     let (contact, _) = find_or_create(app, org_id, &to, &ContactInput::default()).await?;
-    let ctx = json!({"contact": contact_vars(&contact), "org": {"name": org.name}, "data": data});
+    let ctx = minijinja::context! {
+        contact => super::template_vars::contact(&contact),
+        org => minijinja::context! { name => org.name.as_str() },
+        data => minijinja::Value::from_serialize(data),
+    };
     let rendered = Compiled::new(
         t.subject.as_deref().unwrap_or(""),
         &t.html,
