@@ -13,7 +13,7 @@ use crate::store::ContactRow;
 
 /// Outcomes written by one bulk statement (6 parameters each; sqlx looks parameters up by
 /// name, which grows with their number).
-const OUTCOME_CHUNK: usize = 100;
+const OUTCOME_CHUNK: usize = 25;
 
 /// Binds the compiled values of a segment to a query.
 macro_rules! bind_segment {
