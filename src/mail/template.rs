@@ -58,6 +58,14 @@ fn locate(part: &'static str, src: &str, e: &minijinja::Error) -> TemplateError 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
+    // A field the contact does not have prints as nothing, not as "None".
+    env.set_formatter(|out, state, value| {
+        if value.is_none() || value.is_undefined() {
+            Ok(())
+        } else {
+            minijinja::escape_formatter(out, state, value)
+        }
+    });
     env
 }
 
@@ -279,6 +287,21 @@ mod tests {
             r.text,
             "Hi <b>Zoë</b>\n\nTickets ( https://venue.test/x?a=1&b=2 )"
         );
+    }
+
+    #[test]
+    fn missing_fields_print_as_nothing() {
+        let t = Compiled::new(
+            "Hi {{ first_name }}",
+            "<p>Dear {{ first_name }}{{ nope }}, {{ n }}</p>",
+            None,
+        )
+        .unwrap();
+        let r = t.render(&context!(first_name => (), n => 0)).unwrap();
+        assert_eq!(r.subject, "Hi");
+        assert_eq!(r.html, "<p>Dear , 0</p>");
+        let r = t.render(&context!(first_name => "Anna", n => 2)).unwrap();
+        assert_eq!(r.html, "<p>Dear Anna, 2</p>");
     }
 
     #[test]
