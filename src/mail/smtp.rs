@@ -229,16 +229,15 @@ impl SmtpRelay {
             self.inner.params.timeout * 4,
             conn.send(from, &m.recipients, &m.raw),
         )
-        .await
-        .unwrap_or_else(|_| {
+        .await;
+        // A timed-out connection is in an unknown state: it is not put back.
+        let timed_out = sent.is_err();
+        let sent = sent.unwrap_or_else(|_| {
             Err(SendError::Transient(
                 "the relay did not answer in time".into(),
             ))
         });
-        // A timed-out connection is in an unknown state: it is not put back.
-        if conn.is_usable()
-            && !matches!(&sent, Err(SendError::Transient(e)) if e.contains("in time"))
-        {
+        if conn.is_usable() && !timed_out {
             self.inner
                 .idle
                 .lock()

@@ -195,6 +195,41 @@ pub async fn list(app: &App, org_id: Option<i64>) -> ServiceResult<Vec<KeyView>>
     Ok(out)
 }
 
+/// Changes a key's allowlist (`ips`: the entries, and whether they replace the list or are
+/// added to it) and/or its rights. Both are checked before the one write.
+pub async fn update(
+    app: &App,
+    org_id: Option<i64>,
+    id: i64,
+    ips: Option<(&[String], bool)>,
+    actions: Option<&str>,
+) -> ServiceResult<KeyView> {
+    let key = get(app, org_id, id).await?;
+    let actions = match actions {
+        Some(a) => parse_actions(a)?,
+        None => key.actions.clone(),
+    };
+    let allowed = match ips {
+        Some((ips, replace)) => {
+            let mut all: Vec<String> = if replace {
+                Vec::new()
+            } else {
+                key.allowed_ips
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            };
+            all.extend(ips.iter().cloned());
+            IpAllowlist::parse(&all)?.to_stored()
+        }
+        None => key.allowed_ips.clone(),
+    };
+    app.store
+        .update_ml_key(id, &actions, &allowed, key.any_ip)
+        .await?;
+    view(app, &app.store.ml_key(id).await?).await
+}
+
 /// Adds addresses or ranges to a key's allowlist; with `replace`, sets it to exactly these.
 pub async fn allow_ips(
     app: &App,
@@ -203,21 +238,7 @@ pub async fn allow_ips(
     ips: &[String],
     replace: bool,
 ) -> ServiceResult<KeyView> {
-    let key = get(app, org_id, id).await?;
-    let mut all: Vec<String> = if replace {
-        Vec::new()
-    } else {
-        key.allowed_ips
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
-    };
-    all.extend(ips.iter().cloned());
-    let allowlist = IpAllowlist::parse(&all)?;
-    app.store
-        .update_ml_key(id, &key.actions, &allowlist.to_stored(), key.any_ip)
-        .await?;
-    view(app, &app.store.ml_key(id).await?).await
+    update(app, org_id, id, Some((ips, replace)), None).await
 }
 
 /// Sets the actions a key may perform.
@@ -227,12 +248,7 @@ pub async fn set_actions(
     id: i64,
     actions: &str,
 ) -> ServiceResult<KeyView> {
-    let key = get(app, org_id, id).await?;
-    let actions = parse_actions(actions)?;
-    app.store
-        .update_ml_key(id, &actions, &key.allowed_ips, key.any_ip)
-        .await?;
-    view(app, &app.store.ml_key(id).await?).await
+    update(app, org_id, id, None, Some(actions)).await
 }
 
 /// Lets a key act on the organisation `org_slug` as account `account`.

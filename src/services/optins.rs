@@ -336,12 +336,7 @@ pub async fn resend(
         return Ok(None);
     };
     if c.token.used_at.is_none() && c.token.expires_at <= app.now() {
-        let who = Principal {
-            org_id: c.org.id,
-            token_id: 0,
-            user_id: None,
-            scopes: vec![Scope::OptinRegister],
-        };
+        let who = Principal::internal(c.org.id, Scope::OptinRegister);
         let req = RegisterRequest {
             email: c.contact.email.clone(),
             optins: c

@@ -44,6 +44,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Acting for an organisation with one scope on a path that authorised the call in its
+    /// own way (a confirmation link, a MailingLijst member key), not with an API token.
+    pub fn internal(org_id: i64, scope: Scope) -> Self {
+        Self {
+            org_id,
+            token_id: 0,
+            user_id: None,
+            scopes: vec![scope],
+        }
+    }
+
     pub fn require(&self, scope: Scope) -> ServiceResult<()> {
         if scope.granted_by(&self.scopes) {
             Ok(())

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::consent::{append_ledger, upsert_subscription};
 use super::contacts::{bind_fields, insert_contact, UPDATE_FIELDS};
+use super::optins::status_of;
 use super::{on_read, on_write, write_tx, Store, StoreError, StoreResult};
 use crate::domain::ledger::{Evidence, LedgerEntry};
 use crate::domain::{ConsentAction, ContactFields, EmailAddress};
@@ -497,14 +498,7 @@ impl Store {
             }
             let mut consent_changed = false;
             if let Some((list_id, action, evidence)) = w.consent {
-                let status: Option<String> = sqlx::query_scalar(
-                    "SELECT status FROM subscriptions WHERE org_id = $1 AND contact_id = $2 AND list_id = $3",
-                )
-                .bind(org_id)
-                .bind(contact_id)
-                .bind(list_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let status = status_of!(tx, org_id, contact_id, list_id);
                 let target = action.resulting_status().map(|s| s.as_str());
                 let unchanged = status.as_deref() == target
                     || (action == ConsentAction::Unsubscribe && status.is_none());

@@ -88,6 +88,7 @@ macro_rules! status_of {
         s
     }};
 }
+pub(super) use status_of;
 
 impl Store {
     /// Registers an address for lists in one transaction: finds or creates the contact, moves

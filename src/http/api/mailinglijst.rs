@@ -13,7 +13,6 @@ use crate::http::auth::Auth;
 use crate::http::error::{ApiError, ApiJson, ApiPath};
 use crate::services::list_codes::{self, CodeView, NewCode};
 use crate::services::ml_keys::{self, KeyView};
-use crate::services::ServiceError;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -79,20 +78,8 @@ pub async fn update_key(
     ApiJson(req): ApiJson<UpdateKey>,
 ) -> Result<Json<KeyView>, ApiError> {
     p.require(Scope::Admin)?;
-    // Both are checked before either is written.
-    if let Some(a) = &req.actions {
-        ml_keys::parse_actions(a).map_err(ServiceError::from)?;
-    }
-    if let Some(ips) = &req.allow_ip {
-        crate::domain::IpAllowlist::parse(ips).map_err(ServiceError::from)?;
-    }
-    let mut view = ml_keys::view(&app, &ml_keys::get(&app, Some(p.org_id), id).await?).await?;
-    if let Some(ips) = &req.allow_ip {
-        view = ml_keys::allow_ips(&app, Some(p.org_id), id, ips, true).await?;
-    }
-    if let Some(a) = &req.actions {
-        view = ml_keys::set_actions(&app, Some(p.org_id), id, a).await?;
-    }
+    let ips = req.allow_ip.as_deref().map(|ips| (ips, true));
+    let view = ml_keys::update(&app, Some(p.org_id), id, ips, req.actions.as_deref()).await?;
     Ok(Json(view))
 }
 

@@ -338,12 +338,7 @@ async fn subscribe(ctx: &Ctx<'_>) -> MlResult<Reply> {
         // A new address with nothing but its fields: the opt-in service's write path, which
         // groups concurrent registrations into one transaction.
         (Some(email), true) => {
-            let who = Principal {
-                org_id: ctx.org.id,
-                token_id: 0,
-                user_id: None,
-                scopes: vec![Scope::ConsentAssert],
-            };
+            let who = Principal::internal(ctx.org.id, Scope::ConsentAssert);
             let req = RegisterRequest {
                 email: email.to_string(),
                 optins: vec![list.key.clone()],
@@ -419,12 +414,7 @@ async fn subscribe(ctx: &Ctx<'_>) -> MlResult<Reply> {
             "address already subscribed"
         }
     } else {
-        let who = Principal {
-            org_id: ctx.org.id,
-            token_id: 0,
-            user_id: None,
-            scopes: vec![Scope::OptinRegister],
-        };
+        let who = Principal::internal(ctx.org.id, Scope::OptinRegister);
         let req = RegisterRequest {
             email,
             optins: vec![list.key.clone()],
