@@ -30,6 +30,7 @@ fn ev() -> Evidence {
         ip: Some("192.0.2.10".into()),
         user_agent: Some("test-agent/1.0".into()),
         text_shown: Some("Ja, stuur mij de nieuwsbrief".into()),
+        context: None,
     }
 }
 

@@ -32,6 +32,10 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Command::Mailing(cmd) => super::mailing::run(&App::open(config).await?, cmd).await,
         Command::Mlkey(cmd) => super::mlkey::run(&App::open(config).await?, cmd).await,
         Command::Sandbox(cmd) => super::mlkey::sandbox(&App::open(config).await?, cmd).await,
+        Command::Partner(cmd) => super::partners::partner(&App::open(config).await?, cmd).await,
+        Command::Pos(cmd) => super::partners::pos(&App::open(config).await?, cmd).await,
+        Command::Product(cmd) => super::partners::product(&App::open(config).await?, cmd).await,
+        Command::Export(cmd) => super::partners::export(&App::open(config).await?, cmd).await,
     }
 }
 
@@ -80,6 +84,7 @@ async fn token(app: &App, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             expires,
             name,
             user,
+            partner,
         } => {
             let issued = tokens::create_token(
                 app,
@@ -90,6 +95,7 @@ async fn token(app: &App, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                     expires_days: expires,
                     name,
                     user_email: user,
+                    partner,
                 },
             )
             .await?;

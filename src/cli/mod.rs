@@ -4,6 +4,7 @@
 mod mailing;
 mod manage;
 mod mlkey;
+mod partners;
 mod serve;
 
 use std::path::PathBuf;
@@ -64,6 +65,18 @@ pub enum Command {
     /// A MailingLijst sandbox: open to every address, its mail never leaves the machine
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Partners (promoters, producers) whose opt-ins are offered at checkout, and their exports
+    #[command(subcommand)]
+    Partner(partners::PartnerCommand),
+    /// Points of sale: partner opt-ins and double opt-in per ticket shop or box office
+    #[command(subcommand)]
+    Pos(partners::PosCommand),
+    /// Products (events, performances) from the ticket system
+    #[command(subcommand)]
+    Product(partners::ProductCommand),
+    /// Export data to a file
+    #[command(subcommand)]
+    Export(partners::ExportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +199,10 @@ pub enum TokenCommand {
         /// The user the token belongs to (it stops working when the user is removed)
         #[arg(long, value_name = "EMAIL")]
         user: Option<String>,
+        /// The partner (key) the token acts for: it sees only that partner's consents
+        /// (scopes partner:read and partner:write only)
+        #[arg(long, value_name = "KEY")]
+        partner: Option<String>,
     },
     /// List the tokens of an organisation
     List {

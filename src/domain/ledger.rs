@@ -20,6 +20,8 @@ pub struct Evidence {
     pub user_agent: Option<String>,
     /// The opt-in text the person saw, when there was one.
     pub text_shown: Option<String>,
+    /// Where the consent was given, as a JSON object (`{"point_of_sale": …, "order": …}`).
+    pub context: Option<String>,
 }
 
 impl Evidence {
@@ -49,6 +51,10 @@ pub struct LedgerEntry {
     pub occurred_at: i64,
     pub pii_digest: String,
     pub prev_hash: String,
+    /// Left out of the canonical JSON when absent, so entries written before it existed keep
+    /// their hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// SHA-256 over the canonical JSON array `[email, ip, user_agent]`.
@@ -87,6 +93,7 @@ impl LedgerEntry {
                 evidence.user_agent.as_deref(),
             ),
             prev_hash,
+            context: evidence.context.clone(),
         }
     }
 
@@ -124,9 +131,12 @@ mod tests {
         let mut c = a.clone();
         c.prev_hash = "1".repeat(64);
         assert_ne!(c.hash(), h);
-        let mut d = a;
+        let mut d = a.clone();
         d.text_shown = Some("Ja".into());
         assert_ne!(d.hash(), h);
+        let mut e = a;
+        e.context = Some(r#"{"point_of_sale":"web"}"#.into());
+        assert_ne!(e.hash(), h);
         assert_ne!(
             pii_digest("a@b.nl", Some("192.0.2.1"), None),
             pii_digest("a@b.nl", None, Some("192.0.2.1"))

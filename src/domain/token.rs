@@ -24,13 +24,17 @@ pub enum Scope {
     AutomationsRead,
     AutomationsTrigger,
     PartnerRead,
+    PartnerWrite,
+    CatalogRead,
+    CatalogWrite,
+    CheckoutWrite,
     ImportsWrite,
     ExportsRead,
     WebhooksReceive,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 16] = [
+    pub const ALL: [Scope; 20] = [
         Scope::Admin,
         Scope::OptinRegister,
         Scope::ConsentAssert,
@@ -44,6 +48,10 @@ impl Scope {
         Scope::AutomationsRead,
         Scope::AutomationsTrigger,
         Scope::PartnerRead,
+        Scope::PartnerWrite,
+        Scope::CatalogRead,
+        Scope::CatalogWrite,
+        Scope::CheckoutWrite,
         Scope::ImportsWrite,
         Scope::ExportsRead,
         Scope::WebhooksReceive,
@@ -64,6 +72,10 @@ impl Scope {
             Scope::AutomationsRead => "automations:read",
             Scope::AutomationsTrigger => "automations:trigger",
             Scope::PartnerRead => "partner:read",
+            Scope::PartnerWrite => "partner:write",
+            Scope::CatalogRead => "catalog:read",
+            Scope::CatalogWrite => "catalog:write",
+            Scope::CheckoutWrite => "checkout:write",
             Scope::ImportsWrite => "imports:write",
             Scope::ExportsRead => "exports:read",
             Scope::WebhooksReceive => "webhooks:receive",
@@ -113,6 +125,11 @@ impl Scope {
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// The scopes a token bound to a partner may hold (and the only ones it may hold).
+    pub fn is_partner_scope(self) -> bool {
+        matches!(self, Scope::PartnerRead | Scope::PartnerWrite)
     }
 
     /// Whether a token holding `held` may act with `self`.

@@ -31,6 +31,7 @@ impl Caller {
             ip: Some(self.ip.to_string()),
             user_agent: self.user_agent.clone(),
             text_shown: None,
+            context: None,
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct CreateList {
     pub default: Option<bool>,
     /// Send a welcome mail after confirmation (default true).
     pub send_welcome: Option<bool>,
+    /// The partner (key) that owns the opt-in, for partner opt-ins at checkout; absent: the
+    /// organisation's own. Fixed once created.
+    pub partner: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -45,10 +48,16 @@ pub struct ListView {
     pub default: bool,
     pub send_welcome: bool,
     pub archived: bool,
+    /// The partner that owns the opt-in.
+    pub partner: Option<String>,
 }
 
 pub async fn view(app: &App, l: &ListRow) -> ServiceResult<ListView> {
     let texts = app.store.list_texts(l.org_id, l.id).await?;
+    let partner = match l.partner_id {
+        Some(id) => Some(app.store.partner_by_id(l.org_id, id).await?.key),
+        None => None,
+    };
     let map = |f: fn(&ListText) -> &String| {
         texts
             .iter()
@@ -66,6 +75,7 @@ pub async fn view(app: &App, l: &ListRow) -> ServiceResult<ListView> {
         default: l.is_default,
         send_welcome: l.send_welcome,
         archived: l.archived_at.is_some(),
+        partner,
     })
 }
 
@@ -137,12 +147,36 @@ pub async fn create(app: &App, org_id: i64, req: &CreateList) -> ServiceResult<L
         (Err(a), Err(b)) => return Err(ValidationError([a.0, b.0].concat()).into()),
         (Err(e), _) | (_, Err(e)) => return Err(e.into()),
     };
+    let partner_id = match req.partner.as_deref().map(str::trim) {
+        Some(k) if !k.is_empty() => Some(
+            app.store
+                .partner_by_key(org_id, k)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::NotFound => ValidationError::single(
+                        "partner",
+                        "unknown_partner",
+                        "no partner has this key",
+                    )
+                    .into(),
+                    e => ServiceError::from(e),
+                })?
+                .id,
+        ),
+        _ => None,
+    };
     let new = NewList {
         key: key.as_str().into(),
         double_optin: req.double_opt_in.unwrap_or(true),
-        is_default: req.default,
+        // A partner's opt-in is never the organisation's default.
+        is_default: if partner_id.is_some() {
+            Some(false)
+        } else {
+            req.default
+        },
         send_welcome: req.send_welcome.unwrap_or(true),
         texts,
+        partner_id,
     };
     let row = app
         .store

@@ -2,6 +2,7 @@
 //! functions, so behaviour is the same whichever way a request arrives.
 
 pub mod bounces;
+pub mod checkout;
 pub mod consent;
 pub mod contacts;
 pub mod delivery;
@@ -14,6 +15,10 @@ pub mod ml_keys;
 pub mod optin_mail;
 pub mod optins;
 pub mod orgs;
+pub mod partner_consents;
+pub mod partners;
+pub mod points_of_sale;
+pub mod products;
 pub mod rate_limit;
 pub mod segments;
 pub mod sns;

@@ -25,6 +25,22 @@ pub struct VerificationJob {
     pub list_ids: Vec<i64>,
 }
 
+/// Builds the verification job for (contact, pending lists) once the store knows them; the
+/// job carries `token`, the secret of the confirmation link.
+pub fn verification_job(token: String) -> std::sync::Arc<crate::store::JobBuilder> {
+    std::sync::Arc::new(move |contact_id: i64, pending: &[i64]| {
+        let payload = VerificationJob {
+            contact_id,
+            token: token.clone(),
+            list_ids: pending.to_vec(),
+        };
+        (
+            VERIFICATION.to_string(),
+            serde_json::to_string(&payload).unwrap_or_default(),
+        )
+    })
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WelcomeJob {
     pub contact_id: i64,
@@ -94,13 +110,13 @@ fn default_verification(d: &Defaults) -> MailTemplateRow {
     MailTemplateRow {
         subject: d.verification_subject.into(),
         html: format!(
-            r#"{LAYOUT_HEAD}<h1 style="font-size:20px">{{{{ organisation }}}}</h1><p>{intro}</p><ul>{{% for l in lists %}}<li><strong>{{{{ l.name }}}}</strong>{{% if l.optin_text %}}<br>{{{{ l.optin_text }}}}{{% endif %}}</li>{{% endfor %}}</ul><p><a href="{{{{ confirm_url }}}}" style="display:inline-block;background:#1a56db;color:#fff;padding:12px 20px;border-radius:4px;text-decoration:none">{button}</a></p><p style="font-size:13px;color:#666">{ignore}</p>{LAYOUT_FOOT}"#,
+            r#"{LAYOUT_HEAD}<h1 style="font-size:20px">{{{{ organisation }}}}</h1><p>{intro}</p><ul>{{% for l in lists %}}<li><strong>{{{{ l.name }}}}</strong>{{% if l.partner %}} ({{{{ l.partner }}}}){{% endif %}}{{% if l.optin_text %}}<br>{{{{ l.optin_text }}}}{{% endif %}}</li>{{% endfor %}}</ul><p><a href="{{{{ confirm_url }}}}" style="display:inline-block;background:#1a56db;color:#fff;padding:12px 20px;border-radius:4px;text-decoration:none">{button}</a></p><p style="font-size:13px;color:#666">{ignore}</p>{LAYOUT_FOOT}"#,
             intro = d.verification_intro,
             button = d.verification_button,
             ignore = d.verification_ignore
         ),
         text: Some(format!(
-            "{{{{ organisation }}}}\n\n{intro}\n{{% for l in lists %}}- {{{{ l.name }}}}\n{{% endfor %}}\n{button}:\n{{{{ confirm_url }}}}\n\n{ignore}\n",
+            "{{{{ organisation }}}}\n\n{intro}\n{{% for l in lists %}}- {{{{ l.name }}}}{{% if l.partner %}} ({{{{ l.partner }}}}){{% endif %}}\n{{% endfor %}}\n{button}:\n{{{{ confirm_url }}}}\n\n{ignore}\n",
             intro = d.verification_intro,
             button = d.verification_button,
             ignore = d.verification_ignore
@@ -241,8 +257,20 @@ pub async fn send_verification(
     let mut lists = Vec::new();
     for id in &job.list_ids {
         let texts = app.store.list_texts(org_id, *id).await.map_err(transient)?;
+        // A partner's opt-in names the partner: one mail may list several partners.
+        let list = app.store.list_by_id(org_id, *id).await.map_err(transient)?;
+        let partner = match list.partner_id {
+            Some(p) => Some(
+                app.store
+                    .partner_by_id(org_id, p)
+                    .await
+                    .map_err(transient)?
+                    .name,
+            ),
+            None => None,
+        };
         if let Some(t) = pick(&texts, lang.code(), &org.default_language) {
-            lists.push(context! { name => t.name.clone(), optin_text => t.optin_text.clone() });
+            lists.push(context! { name => t.name.clone(), optin_text => t.optin_text.clone(), partner => partner });
         }
     }
     let d = defaults(lang);

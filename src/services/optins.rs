@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::links::{self, LinkClaims, Purpose};
 use super::lists::{self, pick};
-use super::optin_mail::{VerificationJob, WelcomeJob, VERIFICATION, WELCOME};
+use super::optin_mail::{verification_job, WelcomeJob, WELCOME};
 use super::tokens::Principal;
 use super::{contacts, found, ServiceError, ServiceResult};
 use crate::app::App;
@@ -116,18 +116,7 @@ pub async fn register(
         .collect();
     let secret = TokenSecret::generate("");
     let now = app.now();
-    let secret_str = secret.expose().to_string();
-    let job = std::sync::Arc::new(move |contact_id: i64, pending: &[i64]| {
-        let payload = VerificationJob {
-            contact_id,
-            token: secret_str.clone(),
-            list_ids: pending.to_vec(),
-        };
-        (
-            VERIFICATION.to_string(),
-            serde_json::to_string(&payload).unwrap_or_default(),
-        )
-    });
+    let job = verification_job(secret.expose().to_string());
     let reg = Registration {
         org_id: who.org_id,
         email,
@@ -282,6 +271,7 @@ pub async fn confirm(
                     .as_ref()
                     .map(|t| t.optin_text.clone())
                     .filter(|s| !s.is_empty()),
+                context: None,
             };
             (l.id, ev)
         })
@@ -355,6 +345,7 @@ pub async fn resend(
             ip,
             user_agent,
             text_shown: None,
+            context: None,
         };
         if !req.optins.is_empty() {
             register(app, &who, &req, ev).await?;
@@ -445,6 +436,7 @@ fn contact_evidence(
         ip,
         user_agent,
         text_shown: text,
+        context: None,
     }
 }
 

@@ -25,6 +25,8 @@ pub struct TokenRequest {
     pub name: Option<String>,
     /// The user the token belongs to; it stops working when the user is removed.
     pub user_email: Option<String>,
+    /// The partner (by key) the token acts for; it may then hold only partner scopes.
+    pub partner: Option<String>,
 }
 
 /// A token as issued: the secret is shown once and never stored.
@@ -41,6 +43,8 @@ pub struct Principal {
     pub token_id: i64,
     pub user_id: Option<i64>,
     pub scopes: Vec<Scope>,
+    /// Set for a partner's token: it sees that partner's consents and nothing else.
+    pub partner_id: Option<i64>,
 }
 
 impl Principal {
@@ -52,10 +56,15 @@ impl Principal {
             token_id: 0,
             user_id: None,
             scopes: vec![scope],
+            partner_id: None,
         }
     }
 
     pub fn require(&self, scope: Scope) -> ServiceResult<()> {
+        // A partner's token holds partner scopes only; nothing else is granted to it.
+        if self.partner_id.is_some() && !scope.is_partner_scope() {
+            return Err(ServiceError::Forbidden(scope.as_str()));
+        }
         if scope.granted_by(&self.scopes) {
             Ok(())
         } else {
@@ -136,6 +145,28 @@ pub async fn create_token(app: &App, req: &TokenRequest) -> ServiceResult<Issued
         }
         None => None,
     };
+    let partner_id = match &req.partner {
+        Some(key) => {
+            if let Some(s) = scopes.iter().find(|s| !s.is_partner_scope()) {
+                return Err(ValidationError::single(
+                    "scope",
+                    "not_a_partner_scope",
+                    format!(
+                        "a partner's token may hold only partner:read and partner:write, not {s}"
+                    ),
+                )
+                .into());
+            }
+            Some(
+                app.store
+                    .partner_by_key(org.id, key.trim())
+                    .await
+                    .or_not_found("partner")?
+                    .id,
+            )
+        }
+        None => None,
+    };
     let now = app.now();
     let secret = TokenSecret::generate(TokenSecret::prefix_for(&scopes));
     let new = NewToken {
@@ -148,6 +179,7 @@ pub async fn create_token(app: &App, req: &TokenRequest) -> ServiceResult<Issued
         user_id,
         created_at: now,
         expires_at: req.expires_days.map(|d| now + i64::from(d) * DAY_MS),
+        partner_id,
     };
     let id = app.store.insert_token(&new).await?;
     Ok(IssuedToken {
@@ -194,6 +226,7 @@ pub async fn rotate_token(app: &App, reference: &str) -> ServiceResult<IssuedTok
         user_id: old.user_id,
         created_at: now,
         expires_at: old.expires_at.map(|e| now + (e - old.created_at)),
+        partner_id: old.partner_id,
     };
     let id = app
         .store
@@ -255,5 +288,6 @@ pub async fn authenticate(app: &App, presented: &str, ip: IpAddr) -> ServiceResu
         token_id: t.id,
         user_id: t.user_id,
         scopes,
+        partner_id: t.partner_id,
     })
 }

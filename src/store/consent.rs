@@ -39,6 +39,7 @@ pub struct LedgerRow {
     pub pii_digest: String,
     pub prev_hash: String,
     pub hash: String,
+    pub context: Option<String>,
 }
 
 impl LedgerRow {
@@ -56,6 +57,7 @@ impl LedgerRow {
             occurred_at: self.occurred_at,
             pii_digest: self.pii_digest.clone(),
             prev_hash: self.prev_hash.clone(),
+            context: self.context.clone(),
         }
     }
 
@@ -82,13 +84,13 @@ pub(super) const SUBSCRIPTION_COLUMNS: &str =
     "org_id, contact_id, list_id, status, created_at, updated_at, confirmed_at, unsubscribed_at";
 const LEDGER_COLUMNS: &str =
     "org_id, seq, contact_id, list_id, email, action, source, actor, token_id, ip, user_agent, \
-     text_shown, occurred_at, pii_digest, prev_hash, hash";
+     text_shown, occurred_at, pii_digest, prev_hash, hash, context";
 
 /// Inserts one ledger entry: binds the entry's fields, its email, IP address, user agent and hash.
 pub(super) const INSERT_LEDGER: &str =
     "INSERT INTO consent_events (org_id, seq, contact_id, list_id, email, action, source, actor, \
-     token_id, ip, user_agent, text_shown, occurred_at, pii_digest, prev_hash, hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+     token_id, ip, user_agent, text_shown, occurred_at, pii_digest, prev_hash, hash, context) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 /// Appends one entry to the organisation's ledger inside the transaction `$tx`. The head row
 /// is updated first, which serialises concurrent appends (a row lock on PostgreSQL, the write
@@ -120,6 +122,7 @@ macro_rules! append_ledger {
             .bind(&entry.pii_digest)
             .bind(&entry.prev_hash)
             .bind(&hash)
+            .bind(&entry.context)
             .execute(&mut *$tx)
             .await?;
         sqlx::query("UPDATE consent_heads SET hash = $2 WHERE org_id = $1")

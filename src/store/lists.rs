@@ -14,6 +14,8 @@ pub struct ListRow {
     pub send_welcome: bool,
     pub created_at: i64,
     pub archived_at: Option<i64>,
+    /// The partner that owns the opt-in; None: the organisation itself.
+    pub partner_id: Option<i64>,
 }
 
 /// The texts of a list in one language.
@@ -26,7 +28,7 @@ pub struct ListText {
 }
 
 const COLUMNS: &str =
-    "org_id, id, key, number, double_optin, is_default, send_welcome, created_at, archived_at";
+    "org_id, id, key, number, double_optin, is_default, send_welcome, created_at, archived_at, partner_id";
 
 /// What is needed to create a list.
 #[derive(Debug, Clone)]
@@ -37,6 +39,7 @@ pub struct NewList {
     pub is_default: Option<bool>,
     pub send_welcome: bool,
     pub texts: Vec<ListText>,
+    pub partner_id: Option<i64>,
 }
 
 /// A list with all its texts and its organisation's language, read in one query.
@@ -79,8 +82,8 @@ impl Store {
                     .await?;
             }
             let row: ListRow = sqlx::query_as(safe!(
-                "INSERT INTO lists (org_id, key, number, double_optin, is_default, send_welcome, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+                "INSERT INTO lists (org_id, key, number, double_optin, is_default, send_welcome, created_at, partner_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
             ))
             .bind(org_id)
             .bind(&new.key)
@@ -89,6 +92,7 @@ impl Store {
             .bind(is_default)
             .bind(new.send_welcome)
             .bind(now)
+            .bind(new.partner_id)
             .fetch_one(&mut *tx)
             .await?;
             for t in &new.texts {
@@ -145,7 +149,7 @@ impl Store {
             format!("l.key IN ({})", params.join(", "))
         };
         let sql = format!(
-            "SELECT l.org_id, l.id, l.key, l.number, l.double_optin, l.is_default, l.send_welcome, l.created_at, l.archived_at, \
+            "SELECT l.org_id, l.id, l.key, l.number, l.double_optin, l.is_default, l.send_welcome, l.created_at, l.archived_at, l.partner_id, \
              o.default_language, t.language, t.name, t.description, t.optin_text \
              FROM organizations o JOIN lists l ON l.org_id = o.id \
              LEFT JOIN list_texts t ON t.org_id = l.org_id AND t.list_id = l.id \

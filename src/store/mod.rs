@@ -1,6 +1,8 @@
 //! Persistence: one type, two backends (SQLite and PostgreSQL) with the same methods.
 //! All SQL of the application lives below this module.
 
+mod catalog;
+mod checkout;
 mod consent;
 mod contacts;
 mod deliveries;
@@ -11,6 +13,7 @@ mod mailings;
 mod optins;
 mod optins_sqlite;
 mod orgs;
+mod partner_consents;
 mod tokens;
 mod users;
 
@@ -23,6 +26,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use catalog::{NewPartner, NewPos, NewProduct, PartnerRow, PosRow, ProductRow};
+pub use checkout::{CheckoutOutcome, CheckoutRecord, NewWidget, OfferRow, OfferText, WidgetRow};
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
 pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
@@ -33,8 +38,9 @@ pub use mailinglijst::{
     SendHistoryRow,
 };
 pub use mailings::{MailingContent, MailingRow, NewTemplate, TemplateRow};
-pub use optins::{ConfirmTokenRow, MailTemplateRow, Registration, RegistrationOutcome};
+pub use optins::{ConfirmTokenRow, JobBuilder, MailTemplateRow, Registration, RegistrationOutcome};
 pub use orgs::Org;
+pub use partner_consents::{ConsentEventRow, PartnerExportRow, RequestRow};
 pub use tokens::{NewToken, TokenRow};
 pub use users::UserRow;
 
@@ -180,6 +186,14 @@ macro_rules! write_tx {
 }
 
 pub(crate) use {on_read, on_write, safe, write_tx};
+
+/// `$first, $first+1, …` for `n` placeholders (for `IN (…)` lists and multi-row inserts).
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Store {
     /// Opens the database named by `url` (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`).

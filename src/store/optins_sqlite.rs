@@ -307,6 +307,7 @@ async fn run(
                     Val::Text(entry.pii_digest.clone()),
                     Val::Text(entry.prev_hash.clone()),
                     Val::Text(hash.clone()),
+                    Val::OptText(entry.context.clone()),
                 ],
             );
             head.1 = hash;

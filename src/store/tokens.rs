@@ -21,6 +21,9 @@ pub struct TokenRow {
     pub replaced_by: Option<i64>,
     /// Set when the owning user has been removed.
     pub user_removed_at: Option<i64>,
+    /// The partner the token acts for (partner scopes only).
+    pub partner_id: Option<i64>,
+    pub partner_key: Option<String>,
 }
 
 /// What is needed to store a new token.
@@ -35,14 +38,16 @@ pub struct NewToken {
     pub user_id: Option<i64>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    pub partner_id: Option<i64>,
 }
 
 const SELECT: &str = "SELECT t.org_id, t.id, t.token_hash, t.display_prefix, t.name, t.scopes, t.allowed_ips, \
-     t.user_id, t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.replaced_by, u.removed_at AS user_removed_at \
-     FROM api_tokens t LEFT JOIN users u ON u.org_id = t.org_id AND u.id = t.user_id";
+     t.user_id, t.created_at, t.expires_at, t.last_used_at, t.revoked_at, t.replaced_by, u.removed_at AS user_removed_at, t.partner_id, \
+     pr.key AS partner_key FROM api_tokens t LEFT JOIN users u ON u.org_id = t.org_id AND u.id = t.user_id \
+     LEFT JOIN partners pr ON pr.org_id = t.org_id AND pr.id = t.partner_id";
 
-const INSERT: &str = "INSERT INTO api_tokens (org_id, token_hash, display_prefix, name, scopes, allowed_ips, user_id, created_at, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+const INSERT: &str = "INSERT INTO api_tokens (org_id, token_hash, display_prefix, name, scopes, allowed_ips, user_id, created_at, expires_at, partner_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
 
 impl Store {
     pub async fn insert_token(&self, t: &NewToken) -> StoreResult<i64> {
@@ -56,6 +61,7 @@ impl Store {
             .bind(t.user_id)
             .bind(t.created_at)
             .bind(t.expires_at)
+            .bind(t.partner_id)
             .fetch_one(p)
             .await?))
     }
@@ -131,6 +137,7 @@ impl Store {
                 .bind(new.user_id)
                 .bind(new.created_at)
                 .bind(new.expires_at)
+                .bind(new.partner_id)
                 .fetch_one(&mut *tx)
                 .await?;
             let r = sqlx::query("UPDATE api_tokens SET revoked_at = $2, replaced_by = $3 WHERE id = $1 AND revoked_at IS NULL")

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
-use crate::services::{delivery, mail, optin_mail, optins, templates};
+use crate::services::{delivery, mail, optin_mail, optins, partner_consents, templates};
 use crate::store::Job;
 
 /// Job kind: deliver one composed message.
@@ -200,6 +200,14 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(erased = n, "purged unconfirmed signups"),
                 Err(e) => tracing::error!(error = %e, "purge of unconfirmed signups failed"),
+            }
+            match app.store.purge_widgets(app.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(widgets = n, "forgot the addresses of expired widgets"),
+                Err(e) => tracing::error!(error = %e, "purge of expired widgets failed"),
+            }
+            if let Err(e) = partner_consents::run_due(&app).await {
+                tracing::error!(error = %e, "scheduled partner exports failed");
             }
         }
         let ran = match run_batch(&app, &worker, app.config.worker_concurrency).await {

@@ -172,5 +172,6 @@ pub fn new_list(
         is_default: None,
         send_welcome: true,
         texts: texts.to_vec(),
+        partner_id: None,
     }
 }

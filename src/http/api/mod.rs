@@ -1,11 +1,14 @@
 //! The native JSON API under `/api/v1`.
 
+mod catalog;
+mod checkout;
 mod contacts;
 mod lists;
 mod mailinglijst;
 mod mailings;
 mod me;
 mod optins;
+mod partner;
 mod segments;
 mod templates;
 mod tokens;
@@ -26,7 +29,10 @@ use crate::app::App;
         mailings::index, mailings::create, mailings::show, mailings::update, mailings::send, mailings::pause, mailings::resume,
         mailings::cancel, mailings::schedule, mailings::test, mailings::preview, mailings::stats, mailings::deliveries,
         mailings::contact_deliveries, segments::preview, templates::index, templates::create, templates::show, templates::update, templates::tx,
-        mailinglijst::create_key, mailinglijst::list_keys, mailinglijst::update_key, mailinglijst::revoke_key, mailinglijst::list_codes, mailinglijst::create_code, mailinglijst::delete_code),
+        mailinglijst::create_key, mailinglijst::list_keys, mailinglijst::update_key, mailinglijst::revoke_key, mailinglijst::list_codes, mailinglijst::create_code, mailinglijst::delete_code,
+        catalog::partners_index, catalog::partners_create, catalog::partners_show, catalog::partners_update, catalog::pos_index, catalog::pos_create,
+        catalog::pos_show, catalog::pos_update, catalog::products_sync, catalog::products_index, catalog::products_show, catalog::products_delete,
+        checkout::optins, checkout::widget, checkout::answers, partner::consents, partner::optouts),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
         contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
@@ -36,9 +42,15 @@ use crate::app::App;
         crate::services::segments::PreviewRequest, crate::services::segments::PreviewResult, crate::services::segments::SampleContact,
         crate::services::templates::TemplateInput, crate::services::templates::TemplateView, crate::services::templates::TxRequest, crate::services::templates::TxAccepted,
         mailinglijst::CreateKey, mailinglijst::UpdateKey, mailinglijst::IssuedKey, crate::services::ml_keys::KeyView, crate::services::ml_keys::AccountView,
-        crate::services::list_codes::NewCode, crate::services::list_codes::CodeView)),
+        crate::services::list_codes::NewCode, crate::services::list_codes::CodeView,
+        crate::services::partners::PartnerInput, crate::services::partners::PartnerView, crate::services::points_of_sale::PosInput, crate::services::points_of_sale::PosView,
+        crate::services::products::ProductInput, crate::services::products::ProductSync, crate::services::products::SyncResult, crate::services::products::ProductView,
+        crate::services::checkout::CheckoutRequest, crate::services::checkout::Offers, crate::services::checkout::Offer, crate::services::checkout::PartnerCard,
+        crate::services::checkout::IssuedWidget, crate::services::checkout::AnswersRequest, crate::services::checkout::Answer, checkout::WidgetAnswer, checkout::Recorded,
+        crate::services::partner_consents::ConsentPage, crate::services::partner_consents::ConsentItem, crate::services::partner_consents::Proof,
+        crate::services::partner_consents::OptoutRequest, crate::services::partner_consents::Optout, crate::services::partner_consents::OptoutResult)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"))
 )]
 pub struct ApiDoc;
 
@@ -57,6 +69,9 @@ impl Modify for BearerAuth {
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+/// The largest product synchronisation body (10,000 products with long titles).
+const PRODUCT_SYNC_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -134,4 +149,38 @@ pub fn router() -> Router<App> {
             get(templates::show).put(templates::update),
         )
         .route("/api/v1/tx", post(templates::tx))
+        .route(
+            "/api/v1/partners",
+            get(catalog::partners_index).post(catalog::partners_create),
+        )
+        .route(
+            "/api/v1/partners/{key}",
+            get(catalog::partners_show).put(catalog::partners_update),
+        )
+        .route(
+            "/api/v1/points-of-sale",
+            get(catalog::pos_index).post(catalog::pos_create),
+        )
+        .route(
+            "/api/v1/points-of-sale/{key}",
+            get(catalog::pos_show).put(catalog::pos_update),
+        )
+        .route(
+            "/api/v1/products",
+            get(catalog::products_index)
+                .post(catalog::products_sync)
+                .layer(
+                    // A sync of 10,000 products is a few megabytes.
+                    axum::extract::DefaultBodyLimit::max(PRODUCT_SYNC_BODY_LIMIT),
+                ),
+        )
+        .route(
+            "/api/v1/products/{id}",
+            get(catalog::products_show).delete(catalog::products_delete),
+        )
+        .route("/api/v1/checkout/optins", post(checkout::optins))
+        .route("/api/v1/checkout/widget", post(checkout::widget))
+        .route("/api/v1/checkout/answers", post(checkout::answers))
+        .route("/api/v1/partner/consents", get(partner::consents))
+        .route("/api/v1/partner/optouts", post(partner::optouts))
 }

@@ -29,6 +29,9 @@ pub struct CreateToken {
     pub name: Option<String>,
     /// The user the token belongs to.
     pub user_email: Option<String>,
+    /// The partner (key) the token acts for; it may then hold only `partner:read` and
+    /// `partner:write`.
+    pub partner: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -43,6 +46,8 @@ pub struct TokenView {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub expires_at: Option<String>,
+    /// The partner the token acts for.
+    pub partner: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -67,6 +72,7 @@ fn view(app: &App, t: &TokenRow) -> TokenView {
         created_at: rfc3339(t.created_at),
         last_used_at: t.last_used_at.map(rfc3339),
         expires_at: t.expires_at.map(rfc3339),
+        partner: t.partner_key.clone(),
     }
 }
 
@@ -113,6 +119,7 @@ pub async fn create(
             expires_days: req.expires_days,
             name: req.name,
             user_email: req.user_email,
+            partner: req.partner,
         },
     )
     .await?;

@@ -4,6 +4,7 @@
 
 mod i18n;
 mod tracking;
+pub mod widget;
 
 use std::sync::OnceLock;
 
@@ -35,12 +36,13 @@ pub fn router() -> Router<App> {
             "/p/preferences/{token}",
             get(preferences_page).post(save_preferences),
         )
+        .route("/p/widget/{token}", get(widget::show).post(widget::submit))
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}/{idx}", get(tracking::click))
         .route("/t/v/{token}", get(tracking::view))
 }
 
-fn templates() -> &'static Environment<'static> {
+pub(super) fn templates() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
@@ -52,6 +54,11 @@ fn templates() -> &'static Environment<'static> {
                 "preferences.html",
                 include_str!("templates/preferences.html"),
             ),
+            ("widget.html", include_str!("templates/widget.html")),
+            (
+                "widget_form.html",
+                include_str!("templates/widget_form.html"),
+            ),
         ] {
             env.add_template(name, src)
                 .expect("page templates are valid");
@@ -60,7 +67,7 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
-fn page(status: StatusCode, template: &str, ctx: Value) -> Response {
+pub(super) fn page(status: StatusCode, template: &str, ctx: Value) -> Response {
     let body = templates()
         .get_template(template)
         .and_then(|t| t.render(ctx))
