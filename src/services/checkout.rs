@@ -180,11 +180,11 @@ async fn resolve(app: &App, who: &Principal, req: &CheckoutRequest) -> ServiceRe
         .or_else(|| Language::parse(&org.default_language).ok())
         .unwrap_or(Language::Nl);
     let offers = if pos.partner_optins {
-        let product_ids: Vec<i64> = products.iter().map(|p| p.id).collect();
-        let partner_ids = app
-            .store
-            .checkout_partner_ids(who.org_id, pos.id, &product_ids)
-            .await?;
+        // Partners managing a product of the order, and those defined for the point of sale.
+        let mut partner_ids: Vec<i64> = products.iter().filter_map(|p| p.partner_id).collect();
+        partner_ids.extend(app.store.pos_partner_ids(who.org_id, pos.id).await?);
+        partner_ids.sort_unstable();
+        partner_ids.dedup();
         offers_for(
             app,
             who.org_id,
@@ -232,30 +232,37 @@ async fn offers_for(
                 optin_text: t.optin_text,
             });
     }
+    let mut partner_ids: Vec<i64> = rows.iter().map(|r| r.partner_id).collect();
+    partner_ids.dedup();
+    let mut descriptions: HashMap<i64, Vec<(String, String)>> = HashMap::new();
     let mut cards: HashMap<i64, PartnerCard> = HashMap::new();
+    for p in app.store.partners_with_texts(org_id, &partner_ids).await? {
+        if let (Some(l), Some(d)) = (p.language, p.description) {
+            descriptions.entry(p.id).or_default().push((l, d));
+        }
+        cards.entry(p.id).or_insert(PartnerCard {
+            key: p.key,
+            name: p.name,
+            kind: p.kind,
+            description: String::new(),
+            privacy_url: p.privacy_url,
+        });
+    }
+    for (id, card) in cards.iter_mut() {
+        let texts = descriptions.remove(id).unwrap_or_default();
+        card.description = texts
+            .iter()
+            .find(|(l, _)| l == lang.code())
+            .or_else(|| texts.iter().find(|(l, _)| l == fallback))
+            .or(texts.first())
+            .map(|(_, d)| d.clone())
+            .unwrap_or_default();
+    }
     let mut out = Vec::new();
     for r in rows {
-        if !cards.contains_key(&r.partner_id) {
-            let p = app.store.partner_by_id(org_id, r.partner_id).await?;
-            let descriptions = app.store.partner_texts(org_id, p.id).await?;
-            let description = descriptions
-                .iter()
-                .find(|(l, _)| l == lang.code())
-                .or_else(|| descriptions.iter().find(|(l, _)| l == fallback))
-                .or(descriptions.first())
-                .map(|(_, d)| d.clone())
-                .unwrap_or_default();
-            cards.insert(
-                p.id,
-                PartnerCard {
-                    key: p.key,
-                    name: p.name,
-                    kind: p.kind,
-                    description,
-                    privacy_url: p.privacy_url,
-                },
-            );
-        }
+        let Some(card) = cards.get(&r.partner_id) else {
+            continue;
+        };
         let list_texts = texts.remove(&r.list_id).unwrap_or_default();
         let t = pick(&list_texts, lang.code(), fallback)
             .cloned()
@@ -276,7 +283,7 @@ async fn offers_for(
                 },
                 name,
                 description: t.description,
-                partner: cards[&r.partner_id].clone(),
+                partner: card.clone(),
             },
         });
     }

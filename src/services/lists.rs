@@ -30,7 +30,7 @@ pub struct CreateList {
     pub double_opt_in: Option<bool>,
     /// Make this the organisation's default opt-in.
     pub default: Option<bool>,
-    /// Send a welcome mail after confirmation (default true).
+    /// Send a welcome mail after confirmation (default true; false for a partner's opt-in).
     pub send_welcome: Option<bool>,
     /// The partner (key) that owns the opt-in, for partner opt-ins at checkout; absent: the
     /// organisation's own. Fixed once created.
@@ -174,7 +174,8 @@ pub async fn create(app: &App, org_id: i64, req: &CreateList) -> ServiceResult<L
         } else {
             req.default
         },
-        send_welcome: req.send_welcome.unwrap_or(true),
+        // The partner welcomes its own subscribers.
+        send_welcome: req.send_welcome.unwrap_or(partner_id.is_none()),
         texts,
         partner_id,
     };

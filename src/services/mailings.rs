@@ -213,6 +213,13 @@ async fn validate(
     let owner = c.take(text("owner", input.owner.as_deref().unwrap_or(""), 20));
     for (i, key) in input.lists.iter().enumerate() {
         match super::found(app.store.list_by_key(org_id, key).await)? {
+            // Consent to a partner's opt-in is consent to hear from the partner, not from the
+            // organisation: it is handed to the partner, who mails it.
+            Some(l) if l.partner_id.is_some() => c.push(FieldError::new(
+                format!("lists[{i}]"),
+                "partner_optin",
+                "this opt-in belongs to a partner: its consents go to the partner, not into mailings",
+            )),
             Some(l) if !list_ids.contains(&l.id) => list_ids.push(l.id),
             Some(_) => {}
             None => c.push(FieldError::new(

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use super::{on_read, on_write, placeholders, safe, write_tx, Store, StoreError, StoreResult};
+use super::{
+    fetch_in, on_read, on_write, placeholders, safe, write_tx, Store, StoreError, StoreResult,
+};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct PartnerRow {
@@ -345,17 +347,16 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = $1 AND external_id IN ({})",
-            placeholders(2, ids.len())
-        );
-        on_read!(self, |p| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(org_id);
-            for id in ids {
-                q = q.bind(id);
-            }
-            Ok(q.fetch_all(p).await?)
-        })
+        Ok(fetch_in!(
+            self,
+            query_as,
+            format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE org_id = $1 AND external_id {{ids}}"
+            ),
+            [org_id],
+            2,
+            ids
+        ))
     }
 
     /// A page of products ordered by external id, after `after`.

@@ -7,7 +7,7 @@ use super::consent::{append_ledger, upsert_subscription};
 use super::contacts::insert_contact;
 use super::jobs::INSERT_JOB;
 use super::optins::{status_of, JobBuilder};
-use super::{on_read, on_write, placeholders, safe, write_tx, Store, StoreError, StoreResult};
+use super::{fetch_in, on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
 use crate::domain::ledger::{Evidence, LedgerEntry};
 use crate::domain::{ConsentAction, ContactFields, EmailAddress};
 
@@ -86,6 +86,18 @@ pub struct CheckoutOutcome {
     pub verification_queued: bool,
 }
 
+/// A partner with its public description in one language (one row per language).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PartnerTextRow {
+    pub id: i64,
+    pub key: String,
+    pub kind: String,
+    pub name: String,
+    pub privacy_url: String,
+    pub language: Option<String>,
+    pub description: Option<String>,
+}
+
 const WIDGET_COLUMNS: &str = "org_id, id, pos_id, token_id, email, language, order_ref, shown, created_at, expires_at, submitted_at";
 
 impl Store {
@@ -100,23 +112,18 @@ impl Store {
         if partner_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
+        Ok(fetch_in!(
+            self,
+            query_as,
             "SELECT l.id AS list_id, l.key AS list_key, l.partner_id FROM lists l \
-             WHERE l.org_id = $1 AND l.archived_at IS NULL AND l.partner_id IN ({}) \
+             WHERE l.org_id = $1 AND l.archived_at IS NULL AND l.partner_id {ids} \
              AND NOT EXISTS (SELECT 1 FROM contacts c JOIN subscriptions s ON s.org_id = c.org_id AND s.contact_id = c.id \
                  WHERE c.org_id = $1 AND c.email = $2 AND s.list_id = l.id) \
              ORDER BY l.partner_id, l.number",
-            placeholders(3, partner_ids.len())
-        );
-        on_read!(self, |p| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(org_id)
-                .bind(email);
-            for id in partner_ids {
-                q = q.bind(id);
-            }
-            Ok(q.fetch_all(p).await?)
-        })
+            [org_id, email],
+            3,
+            partner_ids
+        ))
     }
 
     /// All texts of these lists.
@@ -124,47 +131,47 @@ impl Store {
         if list_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
+        Ok(fetch_in!(
+            self,
+            query_as,
             "SELECT list_id, language, name, description, optin_text FROM list_texts \
-             WHERE org_id = $1 AND list_id IN ({}) ORDER BY list_id, language",
-            placeholders(2, list_ids.len())
-        );
-        on_read!(self, |p| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(org_id);
-            for id in list_ids {
-                q = q.bind(id);
-            }
-            Ok(q.fetch_all(p).await?)
-        })
+             WHERE org_id = $1 AND list_id {ids} ORDER BY list_id, language",
+            [org_id],
+            2,
+            list_ids
+        ))
     }
 
-    /// The partners defined for a point of sale plus those managing these products.
-    pub async fn checkout_partner_ids(
+    /// These partners with all their descriptions, in one query.
+    pub async fn partners_with_texts(
         &self,
         org_id: i64,
-        pos_id: i64,
-        product_ids: &[i64],
-    ) -> StoreResult<Vec<i64>> {
-        let products = if product_ids.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " UNION SELECT partner_id FROM products WHERE org_id = $1 AND partner_id IS NOT NULL AND id IN ({})",
-                placeholders(3, product_ids.len())
-            )
-        };
-        let sql = format!(
-            "SELECT partner_id FROM pos_partners WHERE org_id = $1 AND pos_id = $2{products} ORDER BY 1"
-        );
-        on_read!(self, |p| {
-            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(org_id)
-                .bind(pos_id);
-            for id in product_ids {
-                q = q.bind(id);
-            }
-            Ok(q.fetch_all(p).await?)
-        })
+        ids: &[i64],
+    ) -> StoreResult<Vec<PartnerTextRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(fetch_in!(
+            self,
+            query_as,
+            "SELECT p.id, p.key, p.kind, p.name, p.privacy_url, t.language, t.description FROM partners p \
+             LEFT JOIN partner_texts t ON t.org_id = p.org_id AND t.partner_id = p.id \
+             WHERE p.org_id = $1 AND p.id {ids} ORDER BY p.id, t.language",
+            [org_id],
+            2,
+            ids
+        ))
+    }
+
+    /// The partners defined for a point of sale.
+    pub async fn pos_partner_ids(&self, org_id: i64, pos_id: i64) -> StoreResult<Vec<i64>> {
+        on_read!(self, |p| Ok(sqlx::query_scalar(
+            "SELECT partner_id FROM pos_partners WHERE org_id = $1 AND pos_id = $2"
+        )
+        .bind(org_id)
+        .bind(pos_id)
+        .fetch_all(p)
+        .await?))
     }
 
     pub async fn insert_widget(&self, org_id: i64, w: &NewWidget, now: i64) -> StoreResult<i64> {

@@ -27,7 +27,9 @@ use sqlx::sqlite::{
 };
 
 pub use catalog::{NewPartner, NewPos, NewProduct, PartnerRow, PosRow, ProductRow};
-pub use checkout::{CheckoutOutcome, CheckoutRecord, NewWidget, OfferRow, OfferText, WidgetRow};
+pub use checkout::{
+    CheckoutOutcome, CheckoutRecord, NewWidget, OfferRow, OfferText, PartnerTextRow, WidgetRow,
+};
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
 pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
@@ -185,7 +187,37 @@ macro_rules! write_tx {
     };
 }
 
-pub(crate) use {on_read, on_write, safe, write_tx};
+/// Fetches the rows of `$sql`, read-only, where `{ids}` in the SQL stands for a condition on a
+/// list of values: `IN ($first, …)` with one parameter per value on SQLite, `= ANY($first)`
+/// with one array parameter on PostgreSQL (evaluated once instead of per row scanned). The
+/// parameters before `$first` are bound from `[$bind, …]`.
+macro_rules! fetch_in {
+    ($store:expr, $query:ident, $sql:expr, [$($bind:expr),*], $first:expr, $values:expr) => {{
+        let values = $values;
+        match $store {
+            $crate::store::Store::Sqlite(s) => {
+                let sql = $sql.replace(
+                    "{ids}",
+                    &format!("IN ({})", $crate::store::placeholders($first, values.len())),
+                );
+                let mut q = sqlx::$query(sqlx::AssertSqlSafe(sql))$(.bind($bind))*;
+                for v in values {
+                    q = q.bind(v);
+                }
+                q.fetch_all(&s.read).await?
+            }
+            $crate::store::Store::Postgres(pg) => {
+                let sql = $sql.replace("{ids}", &format!("= ANY(${})", $first));
+                sqlx::$query(sqlx::AssertSqlSafe(sql))$(.bind($bind))*
+                    .bind(values.to_vec())
+                    .fetch_all(pg)
+                    .await?
+            }
+        }
+    }};
+}
+
+pub(crate) use {fetch_in, on_read, on_write, safe, write_tx};
 
 /// `$first, $first+1, …` for `n` placeholders (for `IN (…)` lists and multi-row inserts).
 fn placeholders(first: usize, n: usize) -> String {

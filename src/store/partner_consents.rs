@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{on_read, on_write, placeholders, safe, Store, StoreResult};
+use super::{fetch_in, on_read, on_write, safe, Store, StoreResult};
 
 /// One consent change on a partner's opt-in (confirm, assert or unsubscribe), with the contact
 /// as it is now (None once erased).
@@ -90,18 +90,15 @@ impl Store {
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
+        Ok(fetch_in!(
+            self,
+            query_as,
             "SELECT seq, occurred_at, source, ip, user_agent, text_shown, context FROM consent_events \
-             WHERE org_id = $1 AND seq IN ({})",
-            placeholders(2, seqs.len())
-        );
-        on_read!(self, |p| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(org_id);
-            for s in seqs {
-                q = q.bind(s);
-            }
-            Ok(q.fetch_all(p).await?)
-        })
+             WHERE org_id = $1 AND seq {ids}",
+            [org_id],
+            2,
+            seqs
+        ))
     }
 
     pub async fn insert_partner_export(
