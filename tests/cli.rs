@@ -9,7 +9,12 @@ use std::process::{Command, Output, Stdio};
 
 use support::Backend;
 
-both_backends!(operator_flow, mailing_commands, mlkey_and_sandbox_commands);
+both_backends!(
+    operator_flow,
+    mailing_commands,
+    mlkey_and_sandbox_commands,
+    partner_commands
+);
 
 /// Runs the binary in `dir` with a clean HANDBILL_* environment plus `env`.
 fn handbill(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
@@ -93,6 +98,16 @@ fn every_command_has_help() {
         vec!["mlkey", "grant", "--help"],
         vec!["mlkey", "revoke", "--help"],
         vec!["sandbox", "create", "--help"],
+        vec!["partner", "set", "--help"],
+        vec!["partner", "list", "--help"],
+        vec!["partner", "schedule-export", "--help"],
+        vec!["partner", "exports", "--help"],
+        vec!["partner", "unschedule", "--help"],
+        vec!["pos", "set", "--help"],
+        vec!["pos", "list", "--help"],
+        vec!["product", "sync", "--help"],
+        vec!["product", "list", "--help"],
+        vec!["export", "partner-consents", "--help"],
     ] {
         let out = ok(&handbill(dir.path(), &args, &[], None));
         assert!(out.contains("Usage: handbill"), "{args:?}: {out}");
@@ -726,4 +741,278 @@ async fn mlkey_and_sandbox_commands(backend: Backend) {
     assert!(uuid::Uuid::try_parse(key.trim()).is_ok());
     assert!(String::from_utf8_lossy(&o.stderr).contains("a=34"));
     assert!(ok(&run(&["mlkey", "list", "--org", "sandbox"])).contains("any address"));
+}
+
+async fn partner_commands(backend: Backend) {
+    let Some((config, dir)) = support::test_config(backend).await else {
+        return;
+    };
+    let app = handbill::app::App::open(config.clone()).await.unwrap();
+    handbill::services::orgs::create_org(&app, "venue", "Venue", None)
+        .await
+        .unwrap();
+    app.store.close().await;
+    let db = config.database_url.clone().unwrap();
+    let data = config.data_dir.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database-url", db.as_str(), "--data-dir", data.as_str()];
+        all.extend_from_slice(args);
+        handbill(dir.path(), &all, &[], None)
+    };
+    let out = ok(&run(&[
+        "partner",
+        "set",
+        "--org",
+        "venue",
+        "--key",
+        "mojo",
+        "--name",
+        "Mojo Concerts",
+        "--privacy-url",
+        "https://mojo.example/privacy",
+        "--description",
+        "en=Concerts",
+    ]));
+    assert!(out.contains("\"kind\": \"promoter\""), "{out}");
+    // set again updates by key.
+    let out = ok(&run(&[
+        "partner",
+        "set",
+        "--org",
+        "venue",
+        "--key",
+        "mojo",
+        "--kind",
+        "producer",
+        "--name",
+        "Mojo Live",
+        "--privacy-url",
+        "https://mojo.example/privacy",
+    ]));
+    assert!(
+        out.contains("Mojo Live") && out.contains("producer"),
+        "{out}"
+    );
+    fails(
+        &run(&[
+            "partner",
+            "set",
+            "--org",
+            "venue",
+            "--key",
+            "x",
+            "--name",
+            "X",
+            "--privacy-url",
+            "nope",
+        ]),
+        "privacy_url",
+    );
+    fails(
+        &run(&[
+            "partner",
+            "set",
+            "--org",
+            "venue",
+            "--key",
+            "x",
+            "--name",
+            "X",
+            "--privacy-url",
+            "https://x.example",
+            "--description",
+            "en",
+        ]),
+        "LANG=TEXT",
+    );
+    let out = ok(&run(&["partner", "list", "--org", "venue"]));
+    assert!(out.contains("mojo") && out.contains("Mojo Live"), "{out}");
+    let out = ok(&run(&[
+        "pos",
+        "set",
+        "--org",
+        "venue",
+        "--key",
+        "webshop",
+        "--name",
+        "Web shop",
+        "--partner-optins",
+        "--partner",
+        "mojo",
+        "--theme",
+        "accent=#c8102e",
+    ]));
+    assert!(
+        out.contains("\"partner_optins\": true") && out.contains("#c8102e"),
+        "{out}"
+    );
+    fails(
+        &run(&[
+            "pos",
+            "set",
+            "--org",
+            "venue",
+            "--key",
+            "box",
+            "--name",
+            "Box",
+            "--partner",
+            "ghost",
+        ]),
+        "unknown partner",
+    );
+    let out = ok(&run(&["pos", "list", "--org", "venue"]));
+    assert!(
+        out.contains("webshop") && out.contains("on") && out.contains("mojo"),
+        "{out}"
+    );
+    let file = dir.path().join("products.json");
+    std::fs::write(
+        &file,
+        r#"{"products": [{"id": "EV1", "title": "Night", "partner": "mojo"}, {"id": "EV2", "title": "Day"}]}"#,
+    )
+    .unwrap();
+    let out = ok(&run(&[
+        "product",
+        "sync",
+        "--org",
+        "venue",
+        file.to_str().unwrap(),
+    ]));
+    assert!(out.contains("2 products created, 0 updated"), "{out}");
+    let out = ok(&run(&[
+        "product",
+        "sync",
+        "--org",
+        "venue",
+        file.to_str().unwrap(),
+    ]));
+    assert!(out.contains("0 products created, 2 updated"), "{out}");
+    let out = ok(&run(&[
+        "product",
+        "list",
+        "--org",
+        "venue",
+        "--partner",
+        "mojo",
+    ]));
+    assert!(out.contains("EV1") && !out.contains("EV2"), "{out}");
+    std::fs::write(&file, r#"{"products": [{"id": "EV3", "title": ""}]}"#).unwrap();
+    fails(
+        &run(&["product", "sync", "--org", "venue", file.to_str().unwrap()]),
+        "products[0].title",
+    );
+    // A consent to export: a single opt-in point of sale and a partner list.
+    let app = handbill::app::App::open(config.clone()).await.unwrap();
+    let org = app.store.org_by_slug("venue").await.unwrap();
+    handbill::services::lists::create(
+        &app,
+        org.id,
+        &handbill::services::lists::CreateList {
+            key: "mojo-news".into(),
+            name: [("en".to_string(), "Mojo news".to_string())].into(),
+            partner: Some("mojo".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    handbill::services::points_of_sale::update(
+        &app,
+        org.id,
+        "webshop",
+        &handbill::services::points_of_sale::PosInput {
+            name: "Web shop".into(),
+            partner_optins: true,
+            double_opt_in: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let shop = handbill::services::tokens::Principal::internal(
+        org.id,
+        handbill::domain::Scope::CheckoutWrite,
+    );
+    let req: handbill::services::checkout::AnswersRequest = serde_json::from_value(serde_json::json!({
+        "point_of_sale": "webshop", "email": "fan@example.org", "product_ids": ["EV1"], "order": "A1",
+        "answers": [{"optin": "mojo-news", "consent": true}]
+    }))
+    .unwrap();
+    handbill::services::checkout::answer(&app, &shop, &req)
+        .await
+        .unwrap();
+    app.store.close().await;
+    let csv_path = dir.path().join("mojo.csv");
+    let o = run(&[
+        "export",
+        "partner-consents",
+        "--org",
+        "venue",
+        "--partner",
+        "mojo",
+        "--since",
+        "2020-01-01",
+        "--out",
+        csv_path.to_str().unwrap(),
+    ]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 entries written"));
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert!(csv.starts_with("cursor,status,optin,at,email"), "{csv}");
+    assert!(
+        csv.contains("fan@example.org") && csv.contains(",webshop,A1,"),
+        "{csv}"
+    );
+    let out = ok(&run(&[
+        "export",
+        "partner-consents",
+        "--org",
+        "venue",
+        "--partner",
+        "mojo",
+        "--format",
+        "json",
+        "--since",
+        "2999-01-01",
+    ]));
+    assert_eq!(out.trim(), "[]");
+    fails(
+        &run(&[
+            "export",
+            "partner-consents",
+            "--org",
+            "venue",
+            "--partner",
+            "mojo",
+            "--since",
+            "yesterday",
+        ]),
+        "--since",
+    );
+    let folder = dir.path().join("outgoing");
+    std::fs::create_dir(&folder).unwrap();
+    let out = ok(&run(&[
+        "partner",
+        "schedule-export",
+        "--org",
+        "venue",
+        "--partner",
+        "mojo",
+        "--folder",
+        folder.to_str().unwrap(),
+        "--every",
+        "60",
+    ]));
+    assert!(
+        out.contains("export 1 scheduled: every 60 minutes"),
+        "{out}"
+    );
+    let out = ok(&run(&["partner", "exports", "--org", "venue"]));
+    assert!(out.contains("mojo") && out.contains("60m"), "{out}");
+    ok(&run(&["partner", "unschedule", "--org", "venue", "1"]));
+    fails(
+        &run(&["partner", "unschedule", "--org", "venue", "1"]),
+        "not found",
+    );
 }

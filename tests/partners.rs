@@ -770,6 +770,40 @@ async fn widget_links_expire_and_cannot_be_forged(backend: Backend) {
         let res = e.submit(f, &[("optin", "mojo-news")]).await;
         assert_eq!(res.status(), 404, "{f}");
     }
+    // Erasing a buyer makes the widgets of the buyer's orders forget the address.
+    let res = e
+        .send(
+            "POST",
+            "/api/v1/checkout/answers",
+            &e.shop,
+            json!({"point_of_sale": "webshop", "email": "gone@example.org", "product_ids": ["EV2"],
+                   "answers": [{"optin": "friendly-news", "consent": false}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let gone = e.widget("gone@example.org", &["EV1"], "ORD-10").await;
+    let org = t.app.store.org_by_slug("venue").await.unwrap();
+    let email = handbill::domain::EmailAddress::parse("gone@example.org").unwrap();
+    let contact = t.app.store.contact_by_email(org.id, &email).await.unwrap();
+    let res = e
+        .send(
+            "DELETE",
+            &format!("/api/v1/contacts/{}", contact.id),
+            &e.admin,
+            json!({}),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let before = e.ledger_len().await;
+    let res = e
+        .submit(
+            &local(gone["url"].as_str().unwrap()),
+            &[("optin", "mojo-news")],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(e.ledger_len().await, before);
+    assert!(t.app.store.contact_by_email(org.id, &email).await.is_err());
     // Expired after two hours: the page says so, a submission records nothing.
     t.clock.advance_ms((2 * 3600 + 1) * 1000);
     let res = t.client.get(t.url(&path)).send().await.unwrap();

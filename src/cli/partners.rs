@@ -144,12 +144,13 @@ pub enum ExportCommand {
     },
 }
 
+/// `NAME=VALUE` options (`what` is the option and its form, e.g. `--theme NAME=VALUE`).
 fn pairs(items: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
     items
         .iter()
         .map(|i| match i.split_once('=') {
             Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
-            None => bail!("{what} must be given as NAME=VALUE, got '{i}'"),
+            None => bail!("give {what}, got '{i}'"),
         })
         .collect()
 }
@@ -181,7 +182,7 @@ pub async fn partner(app: &App, cmd: PartnerCommand) -> anyhow::Result<ExitCode>
                 key: key.clone(),
                 kind,
                 name,
-                description: pairs(&descriptions, "--description")?,
+                description: pairs(&descriptions, "--description LANG=TEXT")?,
                 privacy_url,
             };
             let view = match partners::by_key(app, org.id, &key).await {
@@ -275,7 +276,7 @@ pub async fn pos(app: &App, cmd: PosCommand) -> anyhow::Result<ExitCode> {
                 double_opt_in: Some(!single_opt_in),
                 partners,
                 frame_origin,
-                theme: pairs(&theme, "--theme")?,
+                theme: pairs(&theme, "--theme NAME=VALUE")?,
             };
             let view = match points_of_sale::by_key(app, org.id, &key).await {
                 Ok(_) => points_of_sale::update(app, org.id, &key, &input).await?,

@@ -292,6 +292,15 @@ impl Store {
             .bind(contact_id)
             .execute(&mut *tx)
             .await?;
+            // Widgets handed out for the person's orders and not used yet forget the address.
+            sqlx::query(
+                "UPDATE checkout_widgets SET email = NULL WHERE org_id = $1 \
+                 AND email = (SELECT email FROM contacts WHERE org_id = $1 AND id = $2)",
+            )
+            .bind(org_id)
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
             // The delivery log and mail events stay for the statistics, without the person.
             for table in ["deliveries", "mail_events"] {
                 sqlx::query(safe!(
