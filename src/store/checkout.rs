@@ -4,9 +4,7 @@
 use serde::Serialize;
 
 use super::consent::{append_ledger, upsert_subscription};
-use super::contacts::insert_contact;
-use super::jobs::INSERT_JOB;
-use super::optins::{status_of, JobBuilder};
+use super::optins::{contact_for, queue_verification, status_of, JobBuilder};
 use super::{fetch_in, on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
 use crate::domain::ledger::{Evidence, LedgerEntry};
 use crate::domain::{ConsentAction, ContactFields, EmailAddress};
@@ -236,25 +234,7 @@ impl Store {
                     return Err(StoreError::Conflict("checkout_widgets.submitted_at".into()));
                 }
             }
-            let inserted: Option<i64> = insert_contact!(
-                tx,
-                org_id,
-                &r.guid,
-                &r.email,
-                &r.fields,
-                r.now,
-                "ON CONFLICT (org_id, email) DO NOTHING"
-            );
-            let contact_id = match inserted {
-                Some(id) => id,
-                None => {
-                    sqlx::query_scalar("SELECT id FROM contacts WHERE org_id = $1 AND email = $2")
-                        .bind(org_id)
-                        .bind(r.email.as_str())
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-            };
+            let (contact_id, _) = contact_for!(tx, org_id, r);
             let mut out = CheckoutOutcome {
                 contact_id,
                 ..CheckoutOutcome::default()
@@ -289,44 +269,8 @@ impl Store {
             // One mail for the whole order, whatever the per-address resend interval: the
             // widget is single-use, so this cannot be repeated at will.
             if r.double_optin && !out.consented.is_empty() {
-                sqlx::query(
-                    "UPDATE contacts SET verification_sent_at = $3 WHERE org_id = $1 AND id = $2",
-                )
-                .bind(org_id)
-                .bind(contact_id)
-                .bind(r.now)
-                .execute(&mut *tx)
-                .await?;
-                let ids = out
-                    .consented
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                sqlx::query(
-                    "INSERT INTO confirm_tokens (token_hash, org_id, contact_id, list_ids, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&r.token_hash)
-                .bind(org_id)
-                .bind(contact_id)
-                .bind(ids)
-                .bind(r.now)
-                .bind(r.token_expires_at)
-                .execute(&mut *tx)
-                .await?;
-                let (kind, payload) = (r.verification_job)(contact_id, &out.consented);
-                let _: i64 = sqlx::query_scalar(INSERT_JOB)
-                    .bind(org_id)
-                    .bind(kind)
-                    .bind(payload)
-                    .bind(r.now)
-                    .bind(r.max_attempts)
-                    .bind(r.now)
-                    .bind(r.now)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                out.verification_queued = true;
+                out.verification_queued =
+                    queue_verification!(tx, org_id, contact_id, &out.consented, r, i64::MAX);
             }
             out
         });

@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use super::consent::{append_ledger, upsert_subscription};
-use super::contacts::insert_contact;
 use super::jobs::INSERT_JOB;
 use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
 use crate::domain::ledger::{Evidence, LedgerEntry};
@@ -70,7 +69,7 @@ pub struct MailTemplateRow {
     pub text: Option<String>,
 }
 
-fn join_ids(ids: &[i64]) -> String {
+pub(super) fn join_ids(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(" ")
 }
 
@@ -90,6 +89,81 @@ macro_rules! status_of {
 }
 pub(super) use status_of;
 
+/// Inside the transaction `$tx`: the id of the contact with `$r.email`, created from `$r`'s
+/// guid and fields when there is none; evaluates to (id, created).
+macro_rules! contact_for {
+    ($tx:ident, $org:expr, $r:expr) => {{
+        let inserted: Option<i64> = $crate::store::contacts::insert_contact!(
+            $tx,
+            $org,
+            &$r.guid,
+            &$r.email,
+            &$r.fields,
+            $r.now,
+            "ON CONFLICT (org_id, email) DO NOTHING"
+        );
+        match inserted {
+            Some(id) => (id, true),
+            None => (
+                sqlx::query_scalar("SELECT id FROM contacts WHERE org_id = $1 AND email = $2")
+                    .bind($org)
+                    .bind($r.email.as_str())
+                    .fetch_one(&mut *$tx)
+                    .await?,
+                false,
+            ),
+        }
+    }};
+}
+
+/// Inside the transaction `$tx`: when the contact's last verification mail went out before
+/// `$resend_before`, stores `$r`'s confirmation token for the `$pending` lists and queues the
+/// verification mail; evaluates to whether it did. `$r` carries the token, its expiry, the
+/// job builder, the attempts and the time.
+macro_rules! queue_verification {
+    ($tx:ident, $org:expr, $contact:expr, $pending:expr, $r:expr, $resend_before:expr) => {{
+        let due = sqlx::query(
+            "UPDATE contacts SET verification_sent_at = $3 WHERE org_id = $1 AND id = $2 \
+             AND (verification_sent_at IS NULL OR verification_sent_at < $4)",
+        )
+        .bind($org)
+        .bind($contact)
+        .bind($r.now)
+        .bind($resend_before)
+        .execute(&mut *$tx)
+        .await?;
+        if due.rows_affected() == 1 {
+            sqlx::query(
+                "INSERT INTO confirm_tokens (token_hash, org_id, contact_id, list_ids, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&$r.token_hash)
+            .bind($org)
+            .bind($contact)
+            .bind($crate::store::optins::join_ids($pending))
+            .bind($r.now)
+            .bind($r.token_expires_at)
+            .execute(&mut *$tx)
+            .await?;
+            let (kind, payload) = ($r.verification_job)($contact, $pending);
+            let _: i64 = sqlx::query_scalar($crate::store::jobs::INSERT_JOB)
+                .bind($org)
+                .bind(kind)
+                .bind(payload)
+                .bind($r.now)
+                .bind($r.max_attempts)
+                .bind($r.now)
+                .bind($r.now)
+                .fetch_one(&mut *$tx)
+                .await?;
+            true
+        } else {
+            false
+        }
+    }};
+}
+pub(super) use {contact_for, queue_verification};
+
 impl Store {
     /// Registers an address for lists in one transaction: finds or creates the contact, moves
     /// each list to pending (or subscribed when asserted) unless it is subscribed already,
@@ -102,25 +176,7 @@ impl Store {
         let r = &r;
         let org_id = r.org_id;
         let outcome = write_tx!(self, |tx| {
-            let inserted: Option<i64> = insert_contact!(
-                tx,
-                org_id,
-                &r.guid,
-                &r.email,
-                &r.fields,
-                r.now,
-                "ON CONFLICT (org_id, email) DO NOTHING"
-            );
-            let contact_id = match inserted {
-                Some(id) => id,
-                None => {
-                    sqlx::query_scalar("SELECT id FROM contacts WHERE org_id = $1 AND email = $2")
-                        .bind(org_id)
-                        .bind(r.email.as_str())
-                        .fetch_one(&mut *tx)
-                        .await?
-                }
-            };
+            let (contact_id, created) = contact_for!(tx, org_id, r);
             let mut changed = Vec::new();
             let mut pending = Vec::new();
             for (list_id, evidence) in &r.lists {
@@ -155,48 +211,11 @@ impl Store {
                     pending.push(*list_id);
                 }
             }
-            let mut verification_queued = false;
-            if !pending.is_empty() {
-                let due = sqlx::query(
-                    "UPDATE contacts SET verification_sent_at = $3 WHERE org_id = $1 AND id = $2 \
-                     AND (verification_sent_at IS NULL OR verification_sent_at < $4)",
-                )
-                .bind(org_id)
-                .bind(contact_id)
-                .bind(r.now)
-                .bind(r.resend_before)
-                .execute(&mut *tx)
-                .await?;
-                if due.rows_affected() == 1 {
-                    sqlx::query(
-                        "INSERT INTO confirm_tokens (token_hash, org_id, contact_id, list_ids, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&r.token_hash)
-                    .bind(org_id)
-                    .bind(contact_id)
-                    .bind(join_ids(&pending))
-                    .bind(r.now)
-                    .bind(r.token_expires_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    let (kind, payload) = (r.verification_job)(contact_id, &pending);
-                    let _: i64 = sqlx::query_scalar(INSERT_JOB)
-                        .bind(org_id)
-                        .bind(kind)
-                        .bind(payload)
-                        .bind(r.now)
-                        .bind(r.max_attempts)
-                        .bind(r.now)
-                        .bind(r.now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    verification_queued = true;
-                }
-            }
+            let verification_queued = !pending.is_empty()
+                && queue_verification!(tx, org_id, contact_id, &pending, r, r.resend_before);
             RegistrationOutcome {
                 contact_id,
-                created: inserted.is_some(),
+                created,
                 changed,
                 verification_queued,
             }
