@@ -825,6 +825,43 @@ async fn partner_commands(backend: Backend) {
         ]),
         "LANG=TEXT",
     );
+    let token = ok(&run(&[
+        "token",
+        "create",
+        "--org",
+        "venue",
+        "--partner",
+        "mojo",
+        "--scope",
+        "partner:read",
+    ]));
+    assert!(token.trim().starts_with("hb_api_"), "{token}");
+    fails(
+        &run(&[
+            "token",
+            "create",
+            "--org",
+            "venue",
+            "--partner",
+            "mojo",
+            "--scope",
+            "admin",
+        ]),
+        "partner:read and partner:write",
+    );
+    fails(
+        &run(&[
+            "token",
+            "create",
+            "--org",
+            "venue",
+            "--partner",
+            "ghost",
+            "--scope",
+            "partner:read",
+        ]),
+        "partner not found",
+    );
     let out = ok(&run(&["partner", "list", "--org", "venue"]));
     assert!(out.contains("mojo") && out.contains("Mojo Live"), "{out}");
     let out = ok(&run(&[

@@ -79,7 +79,7 @@ fn state_response(state: WidgetState, token: &str, headers: &HeaderMap) -> Respo
                 &w.place,
                 &w.theme,
                 Some(html),
-                Key::WidgetDoneTitle,
+                Key::WidgetTitle,
                 Key::WidgetIntro,
             )
         }
