@@ -1,5 +1,6 @@
 //! Pure types and rules: parsing and validation at the edge, no I/O.
 
+pub mod automation;
 pub mod consent;
 pub mod contact;
 pub mod countries;

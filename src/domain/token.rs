@@ -22,6 +22,7 @@ pub enum Scope {
     MailingsWrite,
     TxSend,
     AutomationsRead,
+    AutomationsWrite,
     AutomationsTrigger,
     PartnerRead,
     PartnerWrite,
@@ -34,7 +35,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 20] = [
+    pub const ALL: [Scope; 21] = [
         Scope::Admin,
         Scope::OptinRegister,
         Scope::ConsentAssert,
@@ -46,6 +47,7 @@ impl Scope {
         Scope::MailingsWrite,
         Scope::TxSend,
         Scope::AutomationsRead,
+        Scope::AutomationsWrite,
         Scope::AutomationsTrigger,
         Scope::PartnerRead,
         Scope::PartnerWrite,
@@ -70,6 +72,7 @@ impl Scope {
             Scope::MailingsWrite => "mailings:write",
             Scope::TxSend => "tx:send",
             Scope::AutomationsRead => "automations:read",
+            Scope::AutomationsWrite => "automations:write",
             Scope::AutomationsTrigger => "automations:trigger",
             Scope::PartnerRead => "partner:read",
             Scope::PartnerWrite => "partner:write",

@@ -60,6 +60,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// Answers invalid fields with 400 instead of 422 (the Spotler-style trigger routes).
+    pub fn invalid_as_bad_request(mut self) -> Self {
+        if self.status == StatusCode::UNPROCESSABLE_ENTITY {
+            self.status = StatusCode::BAD_REQUEST;
+        }
+        self
+    }
 }
 
 impl From<ServiceError> for ApiError {
@@ -77,6 +85,9 @@ impl From<ServiceError> for ApiError {
                 "not_found",
                 format!("{what} not found"),
             ),
+            ServiceError::Missing { code, message } => {
+                Self::new(StatusCode::NOT_FOUND, code, message.clone())
+            }
             ServiceError::Conflict { field, message } => Self {
                 status: StatusCode::CONFLICT,
                 code: "conflict",

@@ -33,6 +33,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(api::router())
         .merge(public::router())
+        .merge(compat::spotler::router())
         .route("/api/ticketshop/optin/register", post(compat::stager::register))
         .route(
             "/api",

@@ -1,6 +1,8 @@
 //! Use cases. Every entry point (native API, compat APIs, CLI, admin UI, imports) calls these
 //! functions, so behaviour is the same whichever way a request arrives.
 
+pub mod automation_engine;
+pub mod automations;
 pub mod bounces;
 pub mod checkout;
 pub mod consent;
@@ -38,6 +40,9 @@ pub enum ServiceError {
     Validation(#[from] ValidationError),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Not found, with a code of its own (`unknown_contact`, `unknown_trigger` …).
+    #[error("{message}")]
+    Missing { code: &'static str, message: String },
     #[error("{message}")]
     Conflict {
         field: &'static str,

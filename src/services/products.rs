@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::{OrNotFound, ServiceResult};
 use crate::app::App;
 use crate::clock::rfc3339;
-use crate::domain::partner::external_id;
-use crate::domain::validation::{required_text, Collector};
+use crate::domain::partner::{external_id, public_url};
+use crate::domain::validation::{required_text, text, Collector};
 use crate::domain::{FieldError, ValidationError};
 use crate::store::{NewProduct, ProductRow};
 
@@ -27,6 +27,13 @@ pub struct ProductInput {
     pub date: Option<String>,
     /// The key of the partner that manages it.
     pub partner: Option<String>,
+    /// The product's page (http or https), for product blocks in e-mails.
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    /// The price as shown, e.g. "€ 24,50" (at most 40 characters).
+    pub price: Option<String>,
+    /// Where a buyer reviews it.
+    pub review_url: Option<String>,
 }
 
 /// `POST /api/v1/products` (bulk upsert).
@@ -49,6 +56,10 @@ pub struct ProductView {
     pub title: String,
     pub date: Option<String>,
     pub partner: Option<String>,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub price: Option<String>,
+    pub review_url: Option<String>,
 }
 
 /// Inserts or updates up to 10,000 products in one transaction. Every row is checked first;
@@ -113,12 +124,26 @@ pub async fn sync(app: &App, org_id: i64, req: &ProductSync) -> ServiceResult<Sy
             },
             _ => None,
         };
+        let mut link = |name: &str, v: &Option<String>| match v.as_deref().map(str::trim) {
+            Some(u) if !u.is_empty() => c.take(public_url(&field(name), u)),
+            _ => None,
+        };
+        let url = link("url", &p.url);
+        let image_url = link("image_url", &p.image_url);
+        let review_url = link("review_url", &p.review_url);
+        let price = c
+            .take(text(&field("price"), p.price.as_deref().unwrap_or(""), 40))
+            .flatten();
         if let (Some(id), Some(title)) = (id, title) {
             rows.push(NewProduct {
                 external_id: id,
                 title,
                 starts_at,
                 partner_id,
+                url,
+                image_url,
+                price,
+                review_url,
             });
         }
     }
@@ -143,6 +168,10 @@ fn view(p: &ProductRow, partners: &HashMap<i64, String>) -> ProductView {
         title: p.title.clone(),
         date: p.starts_at.map(rfc3339),
         partner: p.partner_id.and_then(|id| partners.get(&id).cloned()),
+        url: p.url.clone(),
+        image_url: p.image_url.clone(),
+        price: p.price.clone(),
+        review_url: p.review_url.clone(),
     }
 }
 

@@ -248,9 +248,44 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
     .map_err(|e| e.to_string())
     .and_then(|c| c.render(&ctx))
     .map_err(|e| crate::domain::ValidationError::single("data", "render_failed", e))?;
+    let delivery_id = queue_rendered(
+        app,
+        &org,
+        &t,
+        &contact,
+        OneMessage {
+            from,
+            to,
+            rendered,
+            list_unsubscribe: None,
+        },
+    )
+    .await?;
+    Ok(TxAccepted { delivery_id })
+}
+
+/// A rendered message for one contact, before it gets its delivery row.
+pub struct OneMessage {
+    pub from: EmailAddress,
+    pub to: EmailAddress,
+    pub rendered: crate::mail::template::Rendered,
+    pub list_unsubscribe: Option<crate::mail::ListUnsubscribe>,
+}
+
+/// Queues one rendered message of template `t` to a contact: a delivery row (the log, the
+/// bounce address) and the job that sends it, in one transaction. A message that cannot be
+/// composed is refused before anything is written.
+pub async fn queue_rendered(
+    app: &App,
+    org: &crate::store::Org,
+    t: &TemplateRow,
+    contact: &crate::store::ContactRow,
+    m: OneMessage,
+) -> ServiceResult<i64> {
     let host = app.config.mail_hostname();
     let key = super::links::signing_key(app).await?;
     let now = app.now();
+    let org_id = org.id;
     let message = |delivery_id: i64| -> Result<ComposedMessage, String> {
         let verp = super::links::verp_local(&key, org_id, delivery_id);
         let mut headers = vec![(
@@ -259,22 +294,22 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
         )];
         headers.extend(provider_headers(app.config.mail_provider.as_deref(), &verp));
         let msg = OutgoingMessage {
-            from: Mailbox::new(org.sender_name.as_deref(), from.clone()),
-            to: Mailbox::new(None, to.clone()),
+            from: Mailbox::new(org.sender_name.as_deref(), m.from.clone()),
+            to: Mailbox::new(None, m.to.clone()),
             reply_to: None,
             return_path: EmailAddress::parse(&format!("{verp}@{}", app.config.bounce_domain()))
                 .ok(),
-            subject: rendered.subject.clone(),
-            text: rendered.text.clone(),
-            html: Some(rendered.html.clone()),
-            list_unsubscribe: None,
+            subject: m.rendered.subject.clone(),
+            text: m.rendered.text.clone(),
+            html: Some(m.rendered.html.clone()),
+            list_unsubscribe: m.list_unsubscribe.clone(),
             headers: headers.clone(),
         };
         compose(&msg, &host, now).map_err(|e| e.to_string())
     };
     // Whatever can be wrong with the message shows here, before anything is written.
     message(0).map_err(|e| crate::domain::ValidationError::single("data", "invalid_message", e))?;
-    let delivery_id = app
+    Ok(app
         .store
         .queue_tx_message(
             org_id,
@@ -291,8 +326,7 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
                 serde_json::to_string(&job).map_err(|e| e.to_string())
             },
         )
-        .await?;
-    Ok(TxAccepted { delivery_id })
+        .await?)
 }
 
 /// Runs a transactional send job: Ok when finished (sent or given up, recorded in the

@@ -65,22 +65,31 @@ pub struct ProductRow {
     pub partner_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub price: Option<String>,
+    pub review_url: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewProduct {
     pub external_id: String,
     pub title: String,
     pub starts_at: Option<i64>,
     pub partner_id: Option<i64>,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub price: Option<String>,
+    pub review_url: Option<String>,
 }
 
 const PARTNER_COLUMNS: &str = "org_id, id, key, kind, name, privacy_url, created_at, updated_at";
 const POS_COLUMNS: &str = "org_id, id, key, name, partner_optins, double_optin, frame_origin, theme, created_at, updated_at";
 const PRODUCT_COLUMNS: &str =
-    "org_id, id, external_id, title, starts_at, partner_id, created_at, updated_at";
+    "org_id, id, external_id, title, starts_at, partner_id, created_at, updated_at, \
+     url, image_url, price, review_url";
 
-/// Rows per multi-row INSERT of a product sync (7 parameters each; far below both backends'
+/// Rows per multi-row INSERT of a product sync (11 parameters each; far below both backends'
 /// limits).
 const PRODUCT_CHUNK: usize = 500;
 
@@ -310,13 +319,14 @@ impl Store {
             let mut created = 0u64;
             for chunk in products.chunks(PRODUCT_CHUNK) {
                 let rows: Vec<String> = (0..chunk.len())
-                    .map(|i| format!("({})", placeholders(i * 7 + 1, 7)))
+                    .map(|i| format!("({})", placeholders(i * 11 + 1, 11)))
                     .collect();
                 let sql = format!(
-                    "INSERT INTO products (org_id, external_id, title, starts_at, partner_id, created_at, updated_at) \
-                     VALUES {} ON CONFLICT (org_id, external_id) DO UPDATE SET title = excluded.title, \
-                     starts_at = excluded.starts_at, partner_id = excluded.partner_id, updated_at = excluded.updated_at \
-                     RETURNING created_at",
+                    "INSERT INTO products (org_id, external_id, title, starts_at, partner_id, created_at, updated_at, \
+                     url, image_url, price, review_url) VALUES {} ON CONFLICT (org_id, external_id) DO UPDATE SET \
+                     title = excluded.title, starts_at = excluded.starts_at, partner_id = excluded.partner_id, \
+                     updated_at = excluded.updated_at, url = excluded.url, image_url = excluded.image_url, \
+                     price = excluded.price, review_url = excluded.review_url RETURNING created_at",
                     rows.join(", ")
                 );
                 let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
@@ -328,7 +338,11 @@ impl Store {
                         .bind(p.starts_at)
                         .bind(p.partner_id)
                         .bind(now)
-                        .bind(now);
+                        .bind(now)
+                        .bind(&p.url)
+                        .bind(&p.image_url)
+                        .bind(&p.price)
+                        .bind(&p.review_url);
                 }
                 let stamps = q.fetch_all(&mut *tx).await?;
                 created += stamps.iter().filter(|c| **c == now).count() as u64;

@@ -1,6 +1,7 @@
 //! Persistence: one type, two backends (SQLite and PostgreSQL) with the same methods.
 //! All SQL of the application lives below this module.
 
+mod automations;
 mod catalog;
 mod checkout;
 mod consent;
@@ -26,6 +27,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use automations::{
+    Advance, AnswerBuilder, AutomationRow, NewAutomation, ParticipationRow, Start, Started,
+    StepLogRow,
+};
 pub use catalog::{NewPartner, NewPos, NewProduct, PartnerRow, PosRow, ProductRow};
 pub use checkout::{
     CheckoutOutcome, CheckoutRecord, NewWidget, OfferRow, OfferText, PartnerTextRow, WidgetRow,

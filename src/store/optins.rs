@@ -311,6 +311,16 @@ impl Store {
             .bind(contact_id)
             .execute(&mut *tx)
             .await?;
+            // Automations stop for the person; their history stays without the person.
+            sqlx::query(
+                "UPDATE participations SET status = CASE WHEN status = 'active' THEN 'stopped' ELSE status END, \
+                 stop_reason = CASE WHEN status = 'active' THEN 'the contact was erased' ELSE stop_reason END, \
+                 next_run_at = NULL, contact_id = NULL, fields = '[]' WHERE org_id = $1 AND contact_id = $2",
+            )
+            .bind(org_id)
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
             // Widgets handed out for the person's orders and not used yet forget the address.
             sqlx::query(
                 "UPDATE checkout_widgets SET email = NULL WHERE org_id = $1 \

@@ -8,7 +8,9 @@ use tokio::sync::watch;
 
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
-use crate::services::{delivery, mail, optin_mail, optins, partner_consents, templates};
+use crate::services::{
+    automation_engine, delivery, mail, optin_mail, optins, partner_consents, templates,
+};
 use crate::store::Job;
 
 /// Job kind: deliver one composed message.
@@ -77,6 +79,19 @@ async fn run_job(app: &App, job: &Job) -> Outcome {
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),
             }
         }
+        automation_engine::EMAIL_JOB => {
+            let sent = match serde_json::from_str(&job.payload) {
+                Ok(p) => {
+                    automation_engine::send_email(app, job.org_id.unwrap_or_default(), &p).await
+                }
+                Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
+            };
+            match sent {
+                Ok(()) => Outcome::Done,
+                Err(SendError::Transient(e)) => Outcome::Retry(e),
+                Err(SendError::Permanent(e)) => Outcome::Fatal(e),
+            }
+        }
         other => Outcome::Fatal(format!("unknown job kind '{other}'")),
     }
 }
@@ -125,13 +140,26 @@ async fn mailings_tick(app: &App, sender: &mut delivery::Sender) -> usize {
     }
 }
 
-/// Runs jobs and mailing batches until nothing is due (for tests and the CLI; uses the
-/// injected clock).
+/// Runs the automation steps that are due; errors are logged, the loop goes on.
+async fn automations_tick(app: &App, engine: &mut automation_engine::Engine) -> usize {
+    match engine.tick(app).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "automation steps failed");
+            0
+        }
+    }
+}
+
+/// Runs jobs, automation steps and mailing batches until nothing is due (for tests and the
+/// CLI; uses the injected clock).
 pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError> {
     let mut sender = delivery::Sender::new(&app.config.node_name());
+    let mut engine = automation_engine::Engine::default();
     let mut total = 0;
     loop {
-        let n = run_batch(app, "inline", app.config.worker_concurrency).await?
+        let n = automations_tick(app, &mut engine).await
+            + run_batch(app, "inline", app.config.worker_concurrency).await?
             + mailings_tick(app, &mut sender).await;
         if n == 0 {
             return Ok(total);
@@ -181,6 +209,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
     let sender = tokio::spawn(send_mailings(app.clone(), shutdown.clone()));
     tracing::info!(%worker, "workers started");
     let mut last_purge = 0;
+    let mut engine = automation_engine::Engine::default();
     loop {
         if *shutdown.borrow() {
             break;
@@ -210,13 +239,14 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
                 tracing::error!(error = %e, "scheduled partner exports failed");
             }
         }
-        let ran = match run_batch(&app, &worker, app.config.worker_concurrency).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::error!(error = %e, "could not claim jobs");
-                0
-            }
-        };
+        let ran = automations_tick(&app, &mut engine).await
+            + match run_batch(&app, &worker, app.config.worker_concurrency).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not claim jobs");
+                    0
+                }
+            };
         if ran == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}

@@ -1,5 +1,6 @@
 //! The native JSON API under `/api/v1`.
 
+pub(crate) mod automations;
 mod catalog;
 mod checkout;
 mod contacts;
@@ -32,7 +33,9 @@ use crate::app::App;
         mailinglijst::create_key, mailinglijst::list_keys, mailinglijst::update_key, mailinglijst::revoke_key, mailinglijst::list_codes, mailinglijst::create_code, mailinglijst::delete_code,
         catalog::partners_index, catalog::partners_create, catalog::partners_show, catalog::partners_update, catalog::pos_index, catalog::pos_create,
         catalog::pos_show, catalog::pos_update, catalog::products_sync, catalog::products_index, catalog::products_show, catalog::products_delete,
-        checkout::optins, checkout::widget, checkout::answers, partner::consents, partner::optouts),
+        checkout::optins, checkout::widget, checkout::answers, partner::consents, partner::optouts,
+        automations::index, automations::create, automations::show, automations::update, automations::publish, automations::participations,
+        automations::participation, automations::trigger, automations::stop, automations::stop_participation),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
         contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
@@ -48,9 +51,12 @@ use crate::app::App;
         crate::services::checkout::CheckoutRequest, crate::services::checkout::Offers, crate::services::checkout::Offer, crate::services::checkout::PartnerCard,
         crate::services::checkout::IssuedWidget, crate::services::checkout::AnswersRequest, crate::services::checkout::Answer, checkout::WidgetAnswer, checkout::Recorded,
         crate::services::partner_consents::ConsentPage, crate::services::partner_consents::ConsentItem, crate::services::partner_consents::Proof,
-        crate::services::partner_consents::OptoutRequest, crate::services::partner_consents::Optout, crate::services::partner_consents::OptoutResult)),
+        crate::services::partner_consents::OptoutRequest, crate::services::partner_consents::Optout, crate::services::partner_consents::OptoutResult,
+        crate::services::automations::AutomationInput, crate::services::automations::AutomationView, crate::services::automations::TriggerRequest,
+        crate::domain::automation::FieldInput, crate::services::automations::StopRequest, crate::services::automations::Stopped,
+        crate::services::automations::ParticipationView)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"))
 )]
 pub struct ApiDoc;
 
@@ -183,4 +189,36 @@ pub fn router() -> Router<App> {
         .route("/api/v1/checkout/answers", post(checkout::answers))
         .route("/api/v1/partner/consents", get(partner::consents))
         .route("/api/v1/partner/optouts", post(partner::optouts))
+        .route(
+            "/api/v1/automations",
+            get(automations::index).post(automations::create),
+        )
+        .route(
+            "/api/v1/automations/{id}",
+            get(automations::show).put(automations::update),
+        )
+        .route(
+            "/api/v1/automations/{id}/publish",
+            post(automations::publish),
+        )
+        .route(
+            "/api/v1/automations/{id}/participations",
+            get(automations::participations),
+        )
+        .route(
+            "/api/v1/automations/trigger/{trigger_code}",
+            post(automations::trigger),
+        )
+        .route(
+            "/api/v1/automations/stop/{trigger_code}",
+            post(automations::stop),
+        )
+        .route(
+            "/api/v1/automations/participations/{id}",
+            get(automations::participation),
+        )
+        .route(
+            "/api/v1/automations/participations/{id}/stop",
+            post(automations::stop_participation),
+        )
 }

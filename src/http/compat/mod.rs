@@ -2,4 +2,5 @@
 //! moves over by changing only the host name. They translate and call the same services.
 
 pub mod mailinglijst;
+pub mod spotler;
 pub mod stager;
