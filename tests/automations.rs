@@ -20,6 +20,7 @@ both_backends!(
     versions_idempotency_and_consent,
     rejections,
     restart_in_the_middle_of_a_wait,
+    oauth_signed_integration_calls,
 );
 
 const DAY_MS: i64 = 86_400_000;
@@ -724,4 +725,112 @@ async fn restart_in_the_middle_of_a_wait(backend: Backend) {
         .unwrap();
     e.t.clock.advance_ms(3 * DAY_MS);
     assert_eq!(e.mails().await.len(), 1);
+}
+
+/// Signs a request the way a Spotler integration does (two-legged OAuth 1.0a, HMAC-SHA1).
+fn oauth_header(key: &str, secret: &str, method: &str, url: &str, nonce: &str, ts: i64) -> String {
+    use handbill::domain::oauth1::{base_string, decode_pairs, encode, sign};
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<(String, String)> = vec![
+        ("oauth_consumer_key".into(), key.into()),
+        ("oauth_nonce".into(), nonce.into()),
+        ("oauth_signature_method".into(), "HMAC-SHA1".into()),
+        ("oauth_timestamp".into(), ts.to_string()),
+        ("oauth_version".into(), "1.0".into()),
+    ];
+    let protocol = params.clone();
+    params.extend(decode_pairs(query, false));
+    let signature = sign(&base_string(method, base, &params), secret, "");
+    let mut parts: Vec<String> = protocol
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", encode(v)))
+        .collect();
+    parts.push(format!("oauth_signature=\"{}\"", encode(&signature)));
+    format!("OAuth {}", parts.join(", "))
+}
+
+async fn oauth_signed_integration_calls(backend: Backend) {
+    let Some(e) = env(backend).await else { return };
+    e.customer("C-O", "o@example.org", "Otto", true).await;
+    let (_, code) = e
+        .automation(
+            "Signed",
+            "multiple",
+            json!([{"type": "email", "template": "welcome"}]),
+        )
+        .await;
+    let (consumer, secret) = handbill::services::oauth_consumers::create(
+        &e.t.app,
+        "shop",
+        &["automations:trigger".into(), "automations:read".into()],
+        Some("CRM"),
+    )
+    .await
+    .unwrap();
+    let key = consumer.consumer_key.clone();
+    let now_s = e.t.app.now() / 1000;
+    let url =
+        e.t.url(&format!("/integrationservice/automation/trigger/{code}"));
+    let send = |auth: String| {
+        e.t.client
+            .post(url.clone())
+            .header("authorization", auth)
+            .json(&json!({"externalContactId": "C-O"}))
+            .send()
+    };
+    let res = send(oauth_header(&key, &secret, "POST", &url, "n-1", now_s))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // The same nonce again: a replay.
+    let res = send(oauth_header(&key, &secret, "POST", &url, "n-1", now_s))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // A wrong secret, a stale timestamp, another URL, an unknown consumer: refused alike.
+    for auth in [
+        oauth_header(&key, "wrong", "POST", &url, "n-2", now_s),
+        oauth_header(&key, &secret, "POST", &url, "n-3", now_s - 3600),
+        oauth_header(
+            &key,
+            &secret,
+            "POST",
+            &e.t.url("/integrationservice/automation/trigger/other"),
+            "n-4",
+            now_s,
+        ),
+        oauth_header("hb_oc_nobody", &secret, "POST", &url, "n-5", now_s),
+        oauth_header(&key, &secret, "GET", &url, "n-6", now_s),
+    ] {
+        let res = send(auth).await.unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.json::<Value>().await.unwrap()["code"], "unauthorized");
+    }
+    // A signed GET with a query string lists the automations.
+    let list_url = e.t.url("/integrationservice/automation/list?page=1");
+    let res =
+        e.t.client
+            .get(list_url.clone())
+            .header(
+                "authorization",
+                oauth_header(&key, &secret, "GET", &list_url, "n-7", now_s),
+            )
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()[0]["triggerCode"],
+        code.as_str()
+    );
+    // Revoked: refused; the Bearer token of the same routes still works.
+    handbill::services::oauth_consumers::revoke(&e.t.app, "shop", consumer.id)
+        .await
+        .unwrap();
+    let res = send(oauth_header(&key, &secret, "POST", &url, "n-8", now_s))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(e.trigger(&code, "C-O", json!([])).await.status(), 200);
+    assert_eq!(e.mails().await.len(), 2);
 }

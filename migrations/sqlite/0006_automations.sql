@@ -84,3 +84,25 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (org_id, scope, key)
 );
 CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+
+-- Two-legged OAuth 1.0a consumers of the /integrationservice routes (Spotler integrations).
+-- HMAC-SHA1 needs the shared secret itself, so it is stored as issued.
+CREATE TABLE oauth_consumers (
+    org_id INTEGER NOT NULL REFERENCES organizations (id),
+    id INTEGER PRIMARY KEY,
+    consumer_key TEXT NOT NULL UNIQUE,
+    secret TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    name TEXT,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+
+-- Nonces seen within the timestamp window: a replayed request is refused.
+CREATE TABLE oauth_nonces (
+    consumer_id INTEGER NOT NULL,
+    nonce TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (consumer_id, nonce)
+);
+CREATE INDEX oauth_nonces_by_age ON oauth_nonces (seen_at);

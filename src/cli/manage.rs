@@ -6,14 +6,16 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use rand::distr::{Alphanumeric, SampleString};
 
-use super::{Command, ConsentCommand, OrgCommand, OutboxCommand, TokenCommand, UserCommand};
+use super::{
+    Command, ConsentCommand, OauthCommand, OrgCommand, OutboxCommand, TokenCommand, UserCommand,
+};
 use crate::app::{connect, App};
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::mail::Maildir;
 use crate::services::tokens::{self, TokenRequest};
 use crate::services::users::Role;
-use crate::services::{consent, orgs, users};
+use crate::services::{consent, oauth_consumers, orgs, users};
 
 pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
     match command {
@@ -36,7 +38,45 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Command::Pos(cmd) => super::partners::pos(&App::open(config).await?, cmd).await,
         Command::Product(cmd) => super::partners::product(&App::open(config).await?, cmd).await,
         Command::Export(cmd) => super::partners::export(&App::open(config).await?, cmd).await,
+        Command::Oauth(cmd) => oauth(&App::open(config).await?, cmd).await,
     }
+}
+
+async fn oauth(app: &App, cmd: OauthCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        OauthCommand::Create { org, scopes, name } => {
+            let (c, secret) = oauth_consumers::create(app, &org, &scopes, name.as_deref()).await?;
+            println!("consumer key:    {}", c.consumer_key);
+            println!("consumer secret: {secret}");
+            eprintln!("note: the secret is shown only now");
+        }
+        OauthCommand::List { org } => {
+            println!(
+                "{:<5} {:<24} {:<8} {:<21} {:<34} NAME",
+                "ID", "KEY", "STATE", "CREATED", "SCOPES"
+            );
+            for c in oauth_consumers::list(app, &org).await? {
+                println!(
+                    "{:<5} {:<24} {:<8} {:<21} {:<34} {}",
+                    c.id,
+                    c.consumer_key,
+                    if c.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
+                    rfc3339(c.created_at),
+                    c.scopes,
+                    c.name.as_deref().unwrap_or("")
+                );
+            }
+        }
+        OauthCommand::Revoke { org, id } => {
+            oauth_consumers::revoke(app, &org, id).await?;
+            println!("consumer {id} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn org(app: &App, cmd: OrgCommand) -> anyhow::Result<ExitCode> {

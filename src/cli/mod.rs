@@ -77,6 +77,34 @@ pub enum Command {
     /// Export data to a file
     #[command(subcommand)]
     Export(partners::ExportCommand),
+    /// OAuth 1.0a consumers of the Spotler-style /integrationservice routes
+    #[command(subcommand)]
+    Oauth(OauthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// Issue a consumer key and secret (the secret is printed once)
+    Create {
+        #[arg(long)]
+        org: String,
+        /// Scopes, e.g. automations:trigger automations:read
+        #[arg(long = "scope", required = true, num_args = 1..)]
+        scopes: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the consumers of an organisation
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a consumer by id
+    Revoke {
+        #[arg(long)]
+        org: String,
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod list_code;
 pub mod list_key;
 pub mod mailing;
+pub mod oauth1;
 pub mod org;
 pub mod partner;
 pub mod segment;

@@ -14,6 +14,7 @@ pub mod lists;
 pub mod mail;
 pub mod mailings;
 pub mod ml_keys;
+pub mod oauth_consumers;
 pub mod optin_mail;
 pub mod optins;
 pub mod orgs;

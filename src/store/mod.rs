@@ -11,6 +11,7 @@ mod jobs;
 mod lists;
 mod mailinglijst;
 mod mailings;
+mod oauth;
 mod optins;
 mod optins_sqlite;
 mod orgs;
@@ -45,6 +46,7 @@ pub use mailinglijst::{
     SendHistoryRow,
 };
 pub use mailings::{MailingContent, MailingRow, NewTemplate, TemplateRow};
+pub use oauth::OAuthConsumerRow;
 pub use optins::{ConfirmTokenRow, JobBuilder, MailTemplateRow, Registration, RegistrationOutcome};
 pub use orgs::Org;
 pub use partner_consents::{ConsentEventRow, PartnerExportRow, RequestRow};

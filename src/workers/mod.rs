@@ -235,6 +235,13 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(widgets = n, "forgot the addresses of expired widgets"),
                 Err(e) => tracing::error!(error = %e, "purge of expired widgets failed"),
             }
+            if let Err(e) = app
+                .store
+                .purge_nonces(app.now() - 2 * crate::services::oauth_consumers::WINDOW_MS)
+                .await
+            {
+                tracing::error!(error = %e, "purge of OAuth nonces failed");
+            }
             if let Err(e) = partner_consents::run_due(&app).await {
                 tracing::error!(error = %e, "scheduled partner exports failed");
             }

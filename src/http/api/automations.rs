@@ -13,6 +13,7 @@ use crate::http::error::{ApiError, ApiJson, ApiPath};
 use crate::services::automations::{
     self, AutomationInput, AutomationView, ParticipationView, StopRequest, Stopped, TriggerRequest,
 };
+use crate::services::tokens::Principal;
 
 #[utoipa::path(get, path = "/api/v1/automations", tag = "automations", security(("bearer" = [])),
     responses((status = 200, body = Vec<AutomationView>)))]
@@ -102,10 +103,21 @@ pub async fn trigger(
     ApiPath(code): ApiPath<String>,
     ApiJson(req): ApiJson<TriggerRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    trigger_as(&app, &p, &headers, &code, &req).await
+}
+
+/// The trigger call for a caller authenticated either way (Bearer or OAuth 1.0a).
+pub async fn trigger_as(
+    app: &App,
+    p: &Principal,
+    headers: &HeaderMap,
+    code: &str,
+    req: &TriggerRequest,
+) -> Result<Json<Value>, ApiError> {
     let key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}"));
-    automations::trigger(&app, &p, &code, &req, key)
+    automations::trigger(app, p, code, req, key)
         .await
         .map(Json)
         .map_err(|e| ApiError::from(e).invalid_as_bad_request())
@@ -120,7 +132,16 @@ pub async fn stop(
     ApiPath(code): ApiPath<String>,
     ApiJson(req): ApiJson<StopRequest>,
 ) -> Result<Json<Stopped>, ApiError> {
-    automations::stop_contact(&app, &p, &code, &req)
+    stop_as(&app, &p, &code, &req).await
+}
+
+pub async fn stop_as(
+    app: &App,
+    p: &Principal,
+    code: &str,
+    req: &StopRequest,
+) -> Result<Json<Stopped>, ApiError> {
+    automations::stop_contact(app, p, code, req)
         .await
         .map(Json)
         .map_err(|e| ApiError::from(e).invalid_as_bad_request())
