@@ -85,9 +85,25 @@ impl Engine {
         if batch.is_empty() {
             return Ok(0);
         }
+        // The batch's contacts in one query per organisation.
+        let mut contacts: HashMap<(i64, i64), ContactRow> = HashMap::new();
+        let mut by_org: HashMap<i64, Vec<i64>> = HashMap::new();
+        for p in &batch {
+            if let Some(c) = p.contact_id {
+                by_org.entry(p.org_id).or_default().push(c);
+            }
+        }
+        for (org, mut ids) in by_org {
+            ids.sort_unstable();
+            ids.dedup();
+            for c in app.store.contacts_by_ids(org, &ids).await? {
+                contacts.insert((org, c.id), c);
+            }
+        }
         let mut advances = Vec::with_capacity(batch.len());
         for p in &batch {
-            advances.push(self.run(app, p, now).await?);
+            let contact = p.contact_id.and_then(|c| contacts.get(&(p.org_id, c)));
+            advances.push(self.run(app, p, contact, now).await?);
         }
         let n = app
             .store
@@ -96,7 +112,13 @@ impl Engine {
         Ok(n.max(1))
     }
 
-    async fn run(&mut self, app: &App, p: &ParticipationRow, now: i64) -> ServiceResult<Advance> {
+    async fn run(
+        &mut self,
+        app: &App,
+        p: &ParticipationRow,
+        contact: Option<&ContactRow>,
+        now: i64,
+    ) -> ServiceResult<Advance> {
         let steps = self.steps(app, p).await?;
         let automation = self.automation(app, p.org_id, p.automation_id).await?;
         let mut a = Advance {
@@ -105,10 +127,6 @@ impl Engine {
             contact_id: p.contact_id,
             next_step: p.step,
             ..Advance::default()
-        };
-        let contact = match p.contact_id {
-            Some(id) => found(app.store.contact_by_id(p.org_id, id).await)?,
-            None => None,
         };
         let Some(contact) = contact else {
             a.done = true;
@@ -139,7 +157,7 @@ impl Engine {
                     marketing,
                 } => {
                     let refusal = if *marketing {
-                        consent_refusal(app, &automation, &contact).await?
+                        consent_refusal(app, &automation, contact).await?
                     } else {
                         None
                     };

@@ -218,6 +218,21 @@ impl Store {
         .await?))
     }
 
+    /// The contacts with these ids (erased ones are simply absent).
+    pub async fn contacts_by_ids(&self, org_id: i64, ids: &[i64]) -> StoreResult<Vec<ContactRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(super::fetch_in!(
+            self,
+            query_as,
+            format!("SELECT {COLUMNS} FROM contacts WHERE org_id = $1 AND id {{ids}}"),
+            [org_id],
+            2,
+            ids
+        ))
+    }
+
     async fn contact_where(
         &self,
         column: &'static str,
