@@ -1,12 +1,7 @@
 -- wrk script: the checkout call for an order of 3 products; one buyer in ten ordered before.
+dofile("scripts/bench/threads.lua")
+count_non_200()
 local counter = 0
-local threads = {}
-bad = 0
-
-function setup(thread)
-  thread:set("id", #threads + 1)
-  table.insert(threads, thread)
-end
 
 function init(args)
   token = os.getenv("SHOP_TOKEN")
@@ -26,18 +21,4 @@ request = function()
     email, math.random(0, 9999), math.random(0, 9999), math.random(0, 9999))
   return wrk.format("POST", "/api/v1/checkout/optins",
     {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
-end
-
-response = function(status, headers, body)
-  if status ~= 200 then
-    bad = bad + 1
-  end
-end
-
-done = function(summary, latency, requests)
-  local total = 0
-  for _, t in ipairs(threads) do
-    total = total + t:get("bad")
-  end
-  io.write(string.format("answers other than 200: %d\n", total))
 end

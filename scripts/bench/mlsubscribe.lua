@@ -1,13 +1,8 @@
 -- wrk script: MailingLijst SUBSCRIBE (single opt-in) with a distinct address per request;
 -- counts answers whose responsecode is not 200.
+dofile("scripts/bench/threads.lua")
+report_bad("answers with a responsecode other than 200")
 local counter = 0
-local threads = {}
-bad = 0
-
-function setup(thread)
-  thread:set("id", #threads + 1)
-  table.insert(threads, thread)
-end
 
 function init(args)
   key = os.getenv("ML_KEY")
@@ -24,12 +19,4 @@ response = function(status, headers, body)
   if not string.find(body, "<responsecode>200</responsecode>", 1, true) then
     bad = bad + 1
   end
-end
-
-done = function(summary, latency, requests)
-  local total = 0
-  for _, t in ipairs(threads) do
-    total = total + t:get("bad")
-  end
-  io.write(string.format("answers with a responsecode other than 200: %d\n", total))
 end

@@ -1,11 +1,6 @@
 -- wrk script: POSTs the Stager opt-in endpoint with a distinct address per request.
+dofile("scripts/bench/threads.lua")
 local counter = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads + 1)
-  table.insert(threads, thread)
-end
 
 function init(args)
   token = os.getenv("OPTIN_TOKEN")
