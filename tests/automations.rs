@@ -504,6 +504,23 @@ async fn versions_idempotency_and_consent(backend: Backend) {
         .unwrap();
     assert_eq!(first, retry);
     assert_eq!(first["publishedAutomationResults"][0]["version"], 2);
+    // The same key for another automation is another call.
+    let (_, other) = e
+        .automation("Other", "multiple", json!([{"type": "end"}]))
+        .await;
+    let elsewhere = e
+        .post_as(
+            &e.shop,
+            &format!("/api/v1/automations/trigger/{other}"),
+            json!({"externalContactId": "C-9"}),
+            Some("order-77"),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(started(&elsewhere).len(), 1);
+    assert_ne!(started(&elsewhere), started(&first));
     // A contact without the automation's opt-in gets no marketing mail; the log says why.
     let zero = started(
         &e.trigger(&code, "C-0", json!([]))

@@ -108,6 +108,9 @@ fn every_command_has_help() {
         vec!["product", "sync", "--help"],
         vec!["product", "list", "--help"],
         vec!["export", "partner-consents", "--help"],
+        vec!["oauth", "create", "--help"],
+        vec!["oauth", "list", "--help"],
+        vec!["oauth", "revoke", "--help"],
     ] {
         let out = ok(&handbill(dir.path(), &args, &[], None));
         assert!(out.contains("Usage: handbill"), "{args:?}: {out}");
@@ -861,6 +864,35 @@ async fn partner_commands(backend: Backend) {
             "partner:read",
         ]),
         "partner not found",
+    );
+    let out = ok(&run(&[
+        "oauth",
+        "create",
+        "--org",
+        "venue",
+        "--scope",
+        "automations:trigger",
+        "--name",
+        "CRM",
+    ]));
+    assert!(
+        out.contains("consumer key:    hb_oc_") && out.contains("consumer secret: "),
+        "{out}"
+    );
+    let out = ok(&run(&["oauth", "list", "--org", "venue"]));
+    assert!(
+        out.contains("automations:trigger") && out.contains("active") && out.contains("CRM"),
+        "{out}"
+    );
+    ok(&run(&["oauth", "revoke", "--org", "venue", "1"]));
+    assert!(ok(&run(&["oauth", "list", "--org", "venue"])).contains("revoked"));
+    fails(
+        &run(&["oauth", "revoke", "--org", "venue", "1"]),
+        "not found",
+    );
+    fails(
+        &run(&["oauth", "create", "--org", "venue", "--scope", "bogus"]),
+        "unknown scope",
     );
     let out = ok(&run(&["partner", "list", "--org", "venue"]));
     assert!(out.contains("mojo") && out.contains("Mojo Live"), "{out}");

@@ -296,7 +296,8 @@ pub async fn trigger(
                 .map_err(|e| ServiceError::Internal(e.to_string()))?,
             single: automation.reentry == Reentry::Single.as_str(),
             now: app.now(),
-            idempotency: key.map(|k| {
+            // Keys count per automation: the same order number may start two automations.
+            idempotency: key.map(|k| format!("{}:{k}", automation.id)).map(|k| {
                 let a = answer.clone();
                 (k, Box::new(a) as AnswerBuilder)
             }),

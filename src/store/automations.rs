@@ -304,6 +304,17 @@ impl Store {
         Ok(out)
     }
 
+    /// Forgets the answers of trigger calls older than `before` (retries come within minutes).
+    pub async fn purge_idempotency_keys(&self, before: i64) -> StoreResult<u64> {
+        on_write!(self, |p| Ok(sqlx::query(
+            "DELETE FROM idempotency_keys WHERE created_at < $1"
+        )
+        .bind(before)
+        .execute(p)
+        .await?
+        .rows_affected()))
+    }
+
     /// Stops the active participations of a contact in an automation; returns their ids.
     pub async fn stop_contact_participations(
         &self,

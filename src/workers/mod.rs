@@ -20,6 +20,8 @@ pub const SEND_MAIL: &str = "mail.send";
 const LEASE_MS: i64 = 5 * 60 * 1000;
 const BACKOFF_BASE_MS: i64 = 30_000;
 const BACKOFF_MAX_MS: i64 = 6 * 60 * 60 * 1000;
+/// How long a trigger call's Idempotency-Key is remembered.
+const IDEMPOTENCY_DAYS: i64 = 7;
 /// How often a node looks for expired, unconfirmed signups.
 const PURGE_EVERY_MS: i64 = 60_000;
 
@@ -241,6 +243,13 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
                 .await
             {
                 tracing::error!(error = %e, "purge of OAuth nonces failed");
+            }
+            if let Err(e) = app
+                .store
+                .purge_idempotency_keys(app.now() - IDEMPOTENCY_DAYS * crate::clock::DAY_MS)
+                .await
+            {
+                tracing::error!(error = %e, "purge of idempotency keys failed");
             }
             if let Err(e) = partner_consents::run_due(&app).await {
                 tracing::error!(error = %e, "scheduled partner exports failed");
