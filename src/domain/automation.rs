@@ -21,14 +21,6 @@ string_enum! {
     }
 }
 
-string_enum! {
-    /// What starts an automation.
-    TriggerKind {
-        /// A call with the automation's trigger code.
-        External => "external",
-    }
-}
-
 /// A generated trigger code: 24 characters of base64url (144 random bits).
 pub fn new_trigger_code() -> String {
     let mut bytes = [0u8; 18];
@@ -87,16 +79,6 @@ fn yes() -> bool {
 }
 
 impl Step {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Step::Email { .. } => "email",
-            Step::Wait { .. } => "wait",
-            Step::Tag { .. } => "tag",
-            Step::Score { .. } => "score",
-            Step::End => "end",
-        }
-    }
-
     /// The milliseconds a wait step waits from `now` (UTC), or None for other steps.
     pub fn wait_until(&self, now: i64) -> Option<i64> {
         let Step::Wait {
@@ -320,9 +302,6 @@ pub fn validate_fields(input: &[FieldInput]) -> Result<Vec<AutomationField>, Val
         Err(ValidationError(errors))
     }
 }
-
-/// The default name of a product list placeholder.
-pub const PRODUCTLIST: &str = "productlist";
 
 /// Rewrites the Spotler placeholders `[automationfield:NAME]` of a template into the native
 /// syntax (`{{ VAR.NAME }}`, or `{{ VAR['NAME'] }}` for names with `-` or `.`; VAR being `automationfield` in HTML and `automationfield_text`

@@ -22,6 +22,13 @@ pub enum SendError {
     Permanent(String),
 }
 
+impl SendError {
+    /// A temporary failure from any error (a database read while preparing a mail, say).
+    pub fn transient(e: impl std::fmt::Display) -> Self {
+        SendError::Transient(e.to_string())
+    }
+}
+
 struct Relay {
     smtp: SmtpRelay,
     rate: Option<DefaultDirectRateLimiter>,

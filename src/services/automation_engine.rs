@@ -14,7 +14,7 @@ use super::templates::{queue_rendered, OneMessage};
 use super::{found, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::clock::rfc3339;
-use crate::domain::automation::{rewrite_placeholders, AutomationField, Step};
+use crate::domain::automation::{rewrite_placeholders, AutomationField, FieldType, Step};
 use crate::domain::EmailAddress;
 use crate::mail::template::Compiled;
 use crate::mail::{ListUnsubscribe, SendError};
@@ -109,6 +109,8 @@ impl Engine {
             .store
             .advance_participations(&advances, super::mail::MAIL_MAX_ATTEMPTS, now)
             .await?;
+        // A batch whose participations were all stopped meanwhile still counts as work done:
+        // more may be due behind it.
         Ok(n.max(1))
     }
 
@@ -291,7 +293,7 @@ async fn field_values(
     let mut html = std::collections::BTreeMap::new();
     let mut text = std::collections::BTreeMap::new();
     for f in fields {
-        if f.kind == "PRODUCTLIST" {
+        if f.kind == FieldType::ProductList.as_str() {
             let (h, t) = product_block(app, org_id, &f.values, lang).await?;
             html.insert(f.name.clone(), JinjaValue::from_safe_string(h));
             text.insert(f.name.clone(), JinjaValue::from(t));
@@ -304,10 +306,6 @@ async fn field_values(
     Ok((JinjaValue::from(html), JinjaValue::from(text)))
 }
 
-fn transient(e: impl std::fmt::Display) -> SendError {
-    SendError::Transient(e.to_string())
-}
-
 /// Runs an e-mail job: renders the step's template for the participation and queues it to
 /// the contact (delivery log, bounce address). Nothing is sent for a stopped participation,
 /// an erased contact or — for marketing mail — a contact who is no longer subscribed.
@@ -315,7 +313,7 @@ pub async fn send_email(app: &App, org_id: i64, job: &EmailJob) -> Result<(), Se
     let p = match app.store.participation(org_id, job.participation_id).await {
         Ok(p) => p,
         Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(transient(e)),
+        Err(e) => return Err(SendError::transient(e)),
     };
     if p.status == "stopped" {
         tracing::info!(
@@ -328,12 +326,12 @@ pub async fn send_email(app: &App, org_id: i64, job: &EmailJob) -> Result<(), Se
         .store
         .automation_by_id(org_id, p.automation_id)
         .await
-        .map_err(transient)?;
+        .map_err(SendError::transient)?;
     let steps: Vec<Step> = app
         .store
         .automation_version_steps(org_id, p.automation_id, p.version)
         .await
-        .map_err(transient)
+        .map_err(SendError::transient)
         .and_then(|s| serde_json::from_str(&s).map_err(|e| SendError::Permanent(e.to_string())))?;
     let Some(Step::Email {
         template,
@@ -350,18 +348,22 @@ pub async fn send_email(app: &App, org_id: i64, job: &EmailJob) -> Result<(), Se
     let contact = match app.store.contact_by_id(org_id, contact_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(transient(e)),
+        Err(e) => return Err(SendError::transient(e)),
     };
     if *marketing {
         if let Some(why) = consent_refusal(app, &automation, &contact)
             .await
-            .map_err(transient)?
+            .map_err(SendError::transient)?
         {
             tracing::info!(participation = p.id, reason = %why, "automation e-mail skipped at send time");
             return Ok(());
         }
     }
-    let org = app.store.org_by_id(org_id).await.map_err(transient)?;
+    let org = app
+        .store
+        .org_by_id(org_id)
+        .await
+        .map_err(SendError::transient)?;
     let t = match app.store.template_by_key(org_id, template).await {
         Ok(t) => t,
         Err(StoreError::NotFound) => {
@@ -369,7 +371,7 @@ pub async fn send_email(app: &App, org_id: i64, job: &EmailJob) -> Result<(), Se
                 "template '{template}' is gone"
             )))
         }
-        Err(e) => return Err(transient(e)),
+        Err(e) => return Err(SendError::transient(e)),
     };
     let Some(from) = org
         .sender_email
@@ -386,7 +388,7 @@ pub async fn send_email(app: &App, org_id: i64, job: &EmailJob) -> Result<(), Se
     let fields: Vec<AutomationField> = serde_json::from_str(&p.fields).unwrap_or_default();
     let (html_fields, text_fields) = field_values(app, org_id, &fields, lang)
         .await
-        .map_err(transient)?;
+        .map_err(SendError::transient)?;
     let unsubscribe = match (marketing, automation.list_id) {
         (true, Some(list_id)) => {
             let claims = super::links::LinkClaims {
@@ -398,7 +400,7 @@ pub async fn send_email(app: &App, org_id: i64, job: &EmailJob) -> Result<(), Se
             Some(
                 super::links::unsubscribe_url(app, claims)
                     .await
-                    .map_err(transient)?,
+                    .map_err(SendError::transient)?,
             )
         }
         _ => None,
@@ -443,6 +445,6 @@ pub async fn send_email(app: &App, org_id: i64, job: &EmailJob) -> Result<(), Se
     .map(|_| ())
     .map_err(|e| match e {
         ServiceError::Validation(v) => SendError::Permanent(v.to_string()),
-        e => transient(e),
+        e => SendError::transient(e),
     })
 }

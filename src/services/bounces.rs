@@ -118,7 +118,7 @@ async fn unsubscribe_by_mail(app: &App, org_id: i64, delivery_id: i64) -> Servic
         ..Evidence::default()
     };
     let only = (!lists.is_empty()).then_some(&lists[..]);
-    if unsubscribe_contact(app, &contact, only, &evidence).await? {
+    if unsubscribe_contact(app, &contact, only, &evidence).await? > 0 {
         let ev = NewEvent::for_delivery(&d, EventKind::Unsubscribe, "mailto");
         app.store.insert_event(org_id, &ev, app.now()).await?;
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::links;
-use super::lists::pick;
+use super::lists::{pick, pick_by};
 use super::optin_mail::verification_job;
 use super::tokens::Principal;
 use super::{contacts, found, points_of_sale, ServiceError, ServiceResult};
@@ -222,15 +222,7 @@ async fn offers_for(
     let list_ids: Vec<i64> = rows.iter().map(|r| r.list_id).collect();
     let mut texts: HashMap<i64, Vec<crate::store::ListText>> = HashMap::new();
     for t in app.store.offer_texts(org_id, &list_ids).await? {
-        texts
-            .entry(t.list_id)
-            .or_default()
-            .push(crate::store::ListText {
-                language: t.language,
-                name: t.name,
-                description: t.description,
-                optin_text: t.optin_text,
-            });
+        texts.entry(t.list_id).or_default().push(t.text);
     }
     let mut partner_ids: Vec<i64> = rows.iter().map(|r| r.partner_id).collect();
     partner_ids.dedup();
@@ -250,11 +242,7 @@ async fn offers_for(
     }
     for (id, card) in cards.iter_mut() {
         let texts = descriptions.remove(id).unwrap_or_default();
-        card.description = texts
-            .iter()
-            .find(|(l, _)| l == lang.code())
-            .or_else(|| texts.iter().find(|(l, _)| l == fallback))
-            .or(texts.first())
+        card.description = pick_by(&texts, lang.code(), fallback, |(l, _)| l)
             .map(|(_, d)| d.clone())
             .unwrap_or_default();
     }
@@ -327,7 +315,7 @@ pub async fn issue_widget(
             who.org_id,
             &NewWidget {
                 pos_id: r.pos.id,
-                token_id: (who.token_id != 0).then_some(who.token_id),
+                token_id: who.token(),
                 email: r.email.as_str().to_string(),
                 language: language.clone(),
                 order_ref: r.order,
@@ -545,7 +533,7 @@ pub async fn answer(
                 let ev = Evidence {
                     source: "checkout".into(),
                     actor: format!("token:{}", who.token_id),
-                    token_id: (who.token_id != 0).then_some(who.token_id),
+                    token_id: who.token(),
                     ip: ip.clone(),
                     user_agent: user_agent.clone(),
                     text_shown: Some(s.offer.text_shown()),

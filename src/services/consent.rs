@@ -43,14 +43,14 @@ pub async fn record(
 }
 
 /// Unsubscribes a contact from every list it is subscribed to or pending on (only from
-/// `only` when given), each change in the ledger. Returns whether anything changed.
+/// `only` when given), each change in the ledger. Returns how many subscriptions ended.
 pub async fn unsubscribe_contact(
     app: &App,
     contact: &ContactRow,
     only: Option<&[i64]>,
     evidence: &Evidence,
-) -> ServiceResult<bool> {
-    let mut changed = false;
+) -> ServiceResult<usize> {
+    let mut changed = 0;
     for s in app
         .store
         .contact_subscriptions(contact.org_id, contact.id)
@@ -69,7 +69,7 @@ pub async fn unsubscribe_contact(
                     app.now(),
                 )
                 .await?;
-            changed = true;
+            changed += 1;
         }
     }
     Ok(changed)

@@ -312,11 +312,21 @@ pub async fn resolve(app: &App, org_id: i64, keys: &[String]) -> ServiceResult<V
 
 /// The text of a list in `lang`, falling back to the organisation's language and then to any.
 pub fn pick<'a>(texts: &'a [ListText], lang: &str, fallback: &str) -> Option<&'a ListText> {
-    texts
+    pick_by(texts, lang, fallback, |t| &t.language)
+}
+
+/// The item in `lang`, else in `fallback`, else the first: for any texts per language.
+pub fn pick_by<'a, T>(
+    items: &'a [T],
+    lang: &str,
+    fallback: &str,
+    language: impl Fn(&T) -> &String,
+) -> Option<&'a T> {
+    items
         .iter()
-        .find(|t| t.language == lang)
-        .or_else(|| texts.iter().find(|t| t.language == fallback))
-        .or_else(|| texts.first())
+        .find(|t| language(t) == lang)
+        .or_else(|| items.iter().find(|t| language(t) == fallback))
+        .or_else(|| items.first())
 }
 
 /// `PUT /api/v1/lists/{key}/templates/{kind}/{language}`: an override of the verification or

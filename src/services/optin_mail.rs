@@ -149,10 +149,6 @@ fn render(t: &MailTemplateRow, ctx: minijinja::Value) -> Result<(String, String,
     Ok((r.subject, r.html, r.text))
 }
 
-fn transient(e: impl std::fmt::Display) -> SendError {
-    SendError::Transient(e.to_string())
-}
-
 fn sender(app: &App, org: &Org) -> Result<Mailbox, SendError> {
     let addr = org
         .sender_email
@@ -172,17 +168,21 @@ async fn recipient(
     org_id: i64,
     contact_id: i64,
 ) -> Result<Option<(Org, ContactRow, Language)>, SendError> {
-    let org = app.store.org_by_id(org_id).await.map_err(transient)?;
+    let org = app
+        .store
+        .org_by_id(org_id)
+        .await
+        .map_err(SendError::transient)?;
     let contact = match app.store.contact_by_id(org_id, contact_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(transient(e)),
+        Err(e) => return Err(SendError::transient(e)),
     };
     if !app
         .store
         .suppressions(org_id, &contact.email)
         .await
-        .map_err(transient)?
+        .map_err(SendError::transient)?
         .is_empty()
     {
         tracing::info!(
@@ -207,7 +207,7 @@ async fn template(
         .store
         .mail_template(org_id, list_id, kind, lang.code())
         .await
-        .map_err(transient)?
+        .map_err(SendError::transient)?
         .unwrap_or(default))
 }
 
@@ -256,15 +256,23 @@ pub async fn send_verification(
     };
     let mut lists = Vec::new();
     for id in &job.list_ids {
-        let texts = app.store.list_texts(org_id, *id).await.map_err(transient)?;
+        let texts = app
+            .store
+            .list_texts(org_id, *id)
+            .await
+            .map_err(SendError::transient)?;
         // A partner's opt-in names the partner: one mail may list several partners.
-        let list = app.store.list_by_id(org_id, *id).await.map_err(transient)?;
+        let list = app
+            .store
+            .list_by_id(org_id, *id)
+            .await
+            .map_err(SendError::transient)?;
         let partner = match list.partner_id {
             Some(p) => Some(
                 app.store
                     .partner_by_id(org_id, p)
                     .await
-                    .map_err(transient)?
+                    .map_err(SendError::transient)?
                     .name,
             ),
             None => None,
@@ -309,13 +317,13 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
     {
         Ok(s) if s.status == "subscribed" => {}
         Ok(_) | Err(StoreError::NotFound) => return Ok(()),
-        Err(e) => return Err(transient(e)),
+        Err(e) => return Err(SendError::transient(e)),
     }
     let texts = app
         .store
         .list_texts(org_id, job.list_id)
         .await
-        .map_err(transient)?;
+        .map_err(SendError::transient)?;
     let text = pick(&texts, lang.code(), &org.default_language)
         .cloned()
         .unwrap_or_default();
@@ -327,10 +335,10 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
     };
     let unsubscribe_url = links::unsubscribe_url(app, claims)
         .await
-        .map_err(transient)?;
+        .map_err(SendError::transient)?;
     let preferences_url = links::preferences_url(app, claims)
         .await
-        .map_err(transient)?;
+        .map_err(SendError::transient)?;
     let d = defaults(lang);
     let t = template(
         app,

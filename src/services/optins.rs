@@ -510,7 +510,7 @@ pub async fn unsubscribe(
     let mut ev = contact_evidence(ip, user_agent, None);
     ev.source = source.into();
     let only = claims.list_id.as_ref().map(std::slice::from_ref);
-    let changed = super::consent::unsubscribe_contact(app, &contact, only, &ev).await?;
+    let changed = super::consent::unsubscribe_contact(app, &contact, only, &ev).await? > 0;
     // An unsubscribe from a mailing's link counts for that mailing.
     if let Some(delivery) = claims.delivery_id.filter(|_| changed) {
         if let Some(d) = super::found(app.store.delivery(org.id, delivery).await)? {

@@ -46,6 +46,9 @@ pub struct ConsentItem {
     pub status: String,
     pub optin: String,
     pub at: String,
+    /// `at` in unix milliseconds, for filtering exports.
+    #[serde(skip)]
+    pub occurred_at: i64,
     /// None once the person's data was erased: delete it on your side too.
     pub email: Option<String>,
     pub erased: bool,
@@ -142,6 +145,7 @@ fn item(e: ConsentEventRow, requests: &HashMap<i64, RequestRow>) -> ConsentItem 
         status: status.into(),
         optin: e.optin,
         at: rfc3339(e.occurred_at),
+        occurred_at: e.occurred_at,
         erased: e.email.is_none(),
         email: e.email,
         first_name: e.first_name,
@@ -222,14 +226,9 @@ pub async fn optouts(
         )
         .into());
     }
-    let lists = app
-        .store
-        .partner_list_ids(partner.org_id, partner.id)
-        .await?;
-    let mut keys: HashMap<String, i64> = HashMap::new();
-    for id in &lists {
-        keys.insert(app.store.list_by_id(partner.org_id, *id).await?.key, *id);
-    }
+    let owned = app.store.partner_lists(partner.org_id, partner.id).await?;
+    let lists: Vec<i64> = owned.iter().map(|(id, _)| *id).collect();
+    let keys: HashMap<&str, i64> = owned.iter().map(|(id, key)| (key.as_str(), *id)).collect();
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     for (i, o) in req.optouts.iter().enumerate() {
@@ -261,7 +260,7 @@ pub async fn optouts(
     let evidence = Evidence {
         source: "partner".into(),
         actor: format!("partner:{}", partner.key),
-        token_id: (who.token_id != 0).then_some(who.token_id),
+        token_id: who.token(),
         ..Evidence::default()
     };
     let mut unsubscribed = 0;
@@ -269,18 +268,7 @@ pub async fn optouts(
         let Some(contact) = found(app.store.contact_by_email(partner.org_id, email).await)? else {
             continue;
         };
-        let before = app
-            .store
-            .contact_subscriptions(partner.org_id, contact.id)
-            .await?;
-        if consent::unsubscribe_contact(app, &contact, Some(only), &evidence).await? {
-            unsubscribed += before
-                .iter()
-                .filter(|s| {
-                    only.contains(&s.list_id) && (s.status == "subscribed" || s.status == "pending")
-                })
-                .count();
-        }
+        unsubscribed += consent::unsubscribe_contact(app, &contact, Some(only), &evidence).await?;
     }
     tracing::info!(org = partner.org_id, partner = %partner.key, received = req.optouts.len(), unsubscribed, "partner opt-outs applied");
     Ok(OptoutResult {
@@ -399,11 +387,7 @@ pub async fn write_export(
     loop {
         let page = page(app, partner, cursor, MAX_PAGE).await?;
         cursor = page.next;
-        let wanted = |i: &&ConsentItem| {
-            from.is_none_or(|f| {
-                chrono::DateTime::parse_from_rfc3339(&i.at).is_ok_and(|t| t.timestamp_millis() >= f)
-            })
-        };
+        let wanted = |i: &&ConsentItem| from.is_none_or(|f| i.occurred_at >= f);
         for item in page.items.iter().filter(wanted) {
             match &mut sink {
                 Sink::Csv(w) => w.write_record(csv_row(item)).map_err(fail)?,

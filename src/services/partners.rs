@@ -84,10 +84,13 @@ fn validate(req: &PartnerInput, key: &str) -> Result<NewPartner, crate::domain::
 
 pub async fn view(app: &App, p: &PartnerRow) -> ServiceResult<PartnerView> {
     let texts = app.store.partner_texts(p.org_id, p.id).await?;
-    let mut optins = Vec::new();
-    for id in app.store.partner_list_ids(p.org_id, p.id).await? {
-        optins.push(app.store.list_by_id(p.org_id, id).await?.key);
-    }
+    let optins = app
+        .store
+        .partner_lists(p.org_id, p.id)
+        .await?
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
     Ok(PartnerView {
         key: p.key.clone(),
         kind: p.kind.clone(),

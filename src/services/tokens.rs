@@ -60,6 +60,11 @@ impl Principal {
         }
     }
 
+    /// The token the request came with (None for an internal caller), for ledger evidence.
+    pub fn token(&self) -> Option<i64> {
+        (self.token_id != 0).then_some(self.token_id)
+    }
+
     pub fn require(&self, scope: Scope) -> ServiceResult<()> {
         // A partner's token holds partner scopes only; nothing else is granted to it.
         if self.partner_id.is_some() && !scope.is_partner_scope() {

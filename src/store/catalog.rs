@@ -194,10 +194,14 @@ impl Store {
         })
     }
 
-    /// The keys of the opt-ins a partner owns.
-    pub async fn partner_list_ids(&self, org_id: i64, partner_id: i64) -> StoreResult<Vec<i64>> {
-        on_read!(self, |p| Ok(sqlx::query_scalar(
-            "SELECT id FROM lists WHERE org_id = $1 AND partner_id = $2 ORDER BY id"
+    /// The opt-ins a partner owns: (id, key).
+    pub async fn partner_lists(
+        &self,
+        org_id: i64,
+        partner_id: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        on_read!(self, |p| Ok(sqlx::query_as(
+            "SELECT id, key FROM lists WHERE org_id = $1 AND partner_id = $2 ORDER BY id"
         )
         .bind(org_id)
         .bind(partner_id)

@@ -21,10 +21,8 @@ pub struct OfferRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OfferText {
     pub list_id: i64,
-    pub language: String,
-    pub name: String,
-    pub description: String,
-    pub optin_text: String,
+    #[sqlx(flatten)]
+    pub text: super::ListText,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

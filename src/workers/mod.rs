@@ -200,6 +200,45 @@ async fn send_mailings(app: App, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// Logs what a periodic clean-up did (`what` names it), or why it failed.
+fn log_cleanup<E: std::fmt::Display>(what: &str, done: Result<u64, E>) {
+    match done {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "{what}"),
+        Err(e) => tracing::error!(error = %e, "{what} failed"),
+    }
+}
+
+/// The once-a-minute work of a node: purges of expired personal data and of replay guards,
+/// and the partner exports that are due.
+async fn housekeeping(app: &App) {
+    let now = app.now();
+    log_cleanup(
+        "purge of unconfirmed signups",
+        optins::purge_expired(app).await,
+    );
+    log_cleanup(
+        "purge of the addresses of expired widgets",
+        app.store.purge_widgets(now).await,
+    );
+    log_cleanup(
+        "purge of OAuth nonces",
+        app.store
+            .purge_nonces(now - 2 * crate::services::oauth_consumers::WINDOW_MS)
+            .await,
+    );
+    log_cleanup(
+        "purge of idempotency keys",
+        app.store
+            .purge_idempotency_keys(now - IDEMPOTENCY_DAYS * crate::clock::DAY_MS)
+            .await,
+    );
+    log_cleanup(
+        "scheduled partner exports",
+        partner_consents::run_due(app).await.map(|n| n as u64),
+    );
+}
+
 /// The worker loops of `handbill serve`: the mailing sender, and the job loop that polls for
 /// due jobs until `shutdown` turns true, then finishes the batch in hand.
 pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
@@ -227,33 +266,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
                 ),
                 Err(e) => tracing::error!(error = %e, "could not look for vanished nodes"),
             }
-            match optins::purge_expired(&app).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(erased = n, "purged unconfirmed signups"),
-                Err(e) => tracing::error!(error = %e, "purge of unconfirmed signups failed"),
-            }
-            match app.store.purge_widgets(app.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(widgets = n, "forgot the addresses of expired widgets"),
-                Err(e) => tracing::error!(error = %e, "purge of expired widgets failed"),
-            }
-            if let Err(e) = app
-                .store
-                .purge_nonces(app.now() - 2 * crate::services::oauth_consumers::WINDOW_MS)
-                .await
-            {
-                tracing::error!(error = %e, "purge of OAuth nonces failed");
-            }
-            if let Err(e) = app
-                .store
-                .purge_idempotency_keys(app.now() - IDEMPOTENCY_DAYS * crate::clock::DAY_MS)
-                .await
-            {
-                tracing::error!(error = %e, "purge of idempotency keys failed");
-            }
-            if let Err(e) = partner_consents::run_due(&app).await {
-                tracing::error!(error = %e, "scheduled partner exports failed");
-            }
+            housekeeping(&app).await;
         }
         let ran = automations_tick(&app, &mut engine).await
             + match run_batch(&app, &worker, app.config.worker_concurrency).await {
