@@ -104,6 +104,10 @@ pub struct Config {
     /// SNS signing certificates kept on disk (URL → PEM file), used instead of fetching them
     /// (for nodes without outbound HTTPS).
     pub sns_certificate_files: std::collections::BTreeMap<String, PathBuf>,
+    /// Whether automation requests (SMS gateway, HTTP request steps) may go to private,
+    /// loopback and link-local addresses (a CRM on the venue's own network). Off by default,
+    /// so that no one who may edit automations can reach the server's own network.
+    pub outbound_private_networks: bool,
     /// Log filter (`info`, `handbill=debug,info`, …).
     pub log: String,
 }
@@ -144,6 +148,7 @@ impl Default for Config {
             schedule_grace_minutes: 15,
             bounce_domain: None,
             scanner_window_secs: 10,
+            outbound_private_networks: false,
             soft_bounce_limit: 3,
             bounce_listen: None,
             mail_provider: None,

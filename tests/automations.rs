@@ -7,10 +7,9 @@
 mod support;
 
 use handbill::workers::run_until_idle;
-use mail_parser::MessageParser;
 use serde_json::{json, Value};
-use support::smtp_sink::SmtpSink;
-use support::{Backend, TestApp};
+use support::automation_env::{env, started, DAY_MS};
+use support::Backend;
 
 both_backends!(
     subscription_confirmation_after_signup,
@@ -22,180 +21,6 @@ both_backends!(
     restart_in_the_middle_of_a_wait,
     oauth_signed_integration_calls,
 );
-
-const DAY_MS: i64 = 86_400_000;
-
-struct Env {
-    t: TestApp,
-    sink: SmtpSink,
-    admin: String,
-    shop: String,
-}
-
-async fn env(backend: Backend) -> Option<Env> {
-    let sink = SmtpSink::start().await;
-    let url = sink.url();
-    let t = TestApp::start_with(backend, |c| c.smtp_url = Some(url)).await?;
-    t.org("shop").await;
-    handbill::services::orgs::set_sender(&t.app, "shop", "news@shop.test", Some("The Shop"))
-        .await
-        .unwrap();
-    let admin = t.token("shop", &["admin"], &[]).await;
-    let shop = t.token("shop", &["automations:trigger"], &[]).await;
-    let e = Env {
-        t,
-        sink,
-        admin,
-        shop,
-    };
-    let res = e
-        .post(
-            "/api/v1/lists",
-            json!({"key": "news", "name": {"en": "News"}, "double_opt_in": false}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    for (key, subject, html) in [
-        ("welcome", "Welcome {{ contact.first_name }}", "<p>Hi {{ contact.first_name }}, you are subscribed.</p>"),
-        ("cart", "You left something behind", "<h1>Your cart</h1>[automationfield:productlist]<p><a href=\"[automationfield:linktocart]\">Back to your cart</a></p>"),
-        ("review", "How was it?", "<p>Please review:</p>[automationfield:productlist]"),
-        ("v2", "Version two", "<p>Second version for {{ contact.first_name }}</p>"),
-    ] {
-        let res = e
-            .post(
-                "/api/v1/templates",
-                json!({"key": key, "kind": "transactional", "name": key, "subject": subject, "html": html}),
-            )
-            .await;
-        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    }
-    let res = e
-        .post(
-            "/api/v1/products",
-            json!({"products": [
-                {"id": "P1", "title": "Vinyl: Live at the Venue", "url": "https://shop.test/p/1", "image_url": "https://shop.test/img/1.jpg",
-                 "price": "€ 24,50", "review_url": "https://shop.test/review/1"},
-                {"id": "P2", "title": "Tour shirt", "url": "https://shop.test/p/2", "price": "€ 30,00", "review_url": "https://shop.test/review/2"}
-            ]}),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    Some(e)
-}
-
-impl Env {
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.post_as(&self.admin, path, body, None).await
-    }
-
-    async fn post_as(
-        &self,
-        token: &str,
-        path: &str,
-        body: Value,
-        idempotency: Option<&str>,
-    ) -> reqwest::Response {
-        let mut req = self
-            .t
-            .client
-            .post(self.t.url(path))
-            .bearer_auth(token)
-            .json(&body);
-        if let Some(k) = idempotency {
-            req = req.header("Idempotency-Key", k);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let res = self
-            .t
-            .client
-            .get(self.t.url(path))
-            .bearer_auth(&self.admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        res.json().await.unwrap()
-    }
-
-    /// A contact with an external id, subscribed to `news` (single opt-in, asserted).
-    async fn customer(&self, external_id: &str, email: &str, first_name: &str, subscribe: bool) {
-        let res = self
-            .post(
-                "/api/v1/contacts",
-                json!({"email": email, "external_id": external_id, "first_name": first_name}),
-            )
-            .await;
-        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-        if subscribe {
-            let res = self
-                .post(
-                    "/api/v1/optins/register",
-                    json!({"email": email, "optins": ["news"], "consent": "asserted"}),
-                )
-                .await;
-            assert_eq!(res.status(), 202);
-        }
-    }
-
-    /// Creates and publishes an automation; returns (id, trigger code).
-    async fn automation(&self, name: &str, reentry: &str, steps: Value) -> (i64, String) {
-        let res = self
-            .post(
-                "/api/v1/automations",
-                json!({"name": name, "optin": "news", "reentry": reentry, "steps": steps}),
-            )
-            .await;
-        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-        let a: Value = res.json().await.unwrap();
-        assert_eq!(a["status"], "draft");
-        let id = a["id"].as_i64().unwrap();
-        let res = self
-            .post(&format!("/api/v1/automations/{id}/publish"), json!({}))
-            .await;
-        assert_eq!(res.status(), 200);
-        (id, a["triggerCode"].as_str().unwrap().to_string())
-    }
-
-    async fn trigger(&self, code: &str, contact: &str, fields: Value) -> reqwest::Response {
-        self.post_as(
-            &self.shop,
-            &format!("/integrationservice/automation/trigger/{code}"),
-            json!({"externalContactId": contact, "automationFields": fields}),
-            None,
-        )
-        .await
-    }
-
-    /// Runs the workers; the mails received so far as (recipient, subject, html).
-    async fn mails(&self) -> Vec<(String, String, String)> {
-        run_until_idle(&self.t.app).await.unwrap();
-        self.sink
-            .received()
-            .iter()
-            .map(|r| {
-                let m = MessageParser::default().parse(&r.data).unwrap();
-                (
-                    r.rcpt_to[0].clone(),
-                    m.subject().unwrap_or_default().to_string(),
-                    // Attribute values are entity-escaped ('/' too); every mail client decodes them.
-                    m.body_html(0).unwrap_or_default().replace("&#x2f;", "/"),
-                )
-            })
-            .collect()
-    }
-}
-
-fn started(v: &Value) -> Vec<i64> {
-    v["publishedAutomationResults"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["automationContactId"].as_i64().unwrap())
-        .collect()
-}
 
 async fn subscription_confirmation_after_signup(backend: Backend) {
     let Some(e) = env(backend).await else { return };
@@ -266,10 +91,19 @@ async fn abandoned_cart_with_products_and_cart_link(backend: Backend) {
         html.contains("€ 24,50") && html.contains("https://shop.test/img/1.jpg"),
         "{html}"
     );
+    // Every link is click-tracked: product pages, review links and the cart link (a URL
+    // field) lead where they should through /t/u/.
+    assert!(!html.contains("href=\"https://shop.test/"), "{html}");
+    let targets = e.tracked_targets(html).await;
     assert!(
-        html.contains("https://shop.test/cart/abc?x=1&amp;y=2"),
-        "{html}"
+        targets.contains(&"https://shop.test/cart/abc?x=1&y=2".to_string()),
+        "{targets:?}"
     );
+    assert!(targets.contains(&"https://shop.test/p/1".to_string()));
+    // A forged or altered tracking link leads nowhere.
+    let forged = support::automation_env::link(html, "/t/u/").replacen("/t/u/", "/t/u/x", 1);
+    let res = e.t.client.get(e.t.url(&forged)).send().await.unwrap();
+    assert_eq!(res.status(), 404);
     assert!(!html.contains("GONE"), "an unknown product is skipped");
     let org = e.t.app.store.org_by_slug("shop").await.unwrap();
     let c =
@@ -329,7 +163,9 @@ async fn review_request_after_fourteen_days_stopped_for_one(backend: Backend) {
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(mails[0].0, "a@example.org");
     assert!(
-        mails[0].2.contains("https://shop.test/review/1"),
+        e.tracked_targets(&mails[0].2)
+            .await
+            .contains(&"https://shop.test/review/1".to_string()),
         "{}",
         mails[0].2
     );

@@ -1,12 +1,11 @@
-//! Automations: trigger codes, the steps of a version, re-entry rules and the automation
-//! fields a trigger call carries (Spotler's `automationFields`).
+//! Automations: trigger codes, re-entry rules and the automation fields a trigger call
+//! carries (Spotler's `automationFields`), and their placeholders in templates.
 
 use std::fmt;
 
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::consent::string_enum;
 use super::validation::{text, FieldError, ValidationError};
@@ -34,165 +33,6 @@ pub fn plausible_trigger_code(code: &str) -> bool {
         && code
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-pub const MAX_STEPS: usize = 100;
-pub const MAX_WAIT_DAYS: i64 = 366;
-
-/// One step of an automation version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Step {
-    /// Send the template with this key to the contact. A marketing mail (the default) goes
-    /// only to a subscriber of the automation's opt-in who is not suppressed.
-    Email {
-        template: String,
-        #[serde(default = "yes")]
-        marketing: bool,
-    },
-    /// Wait a duration (`minutes`, `hours`, `days`, added up), then optionally until the next
-    /// `at` time of day (`HH:MM`, UTC).
-    Wait {
-        #[serde(default)]
-        minutes: i64,
-        #[serde(default)]
-        hours: i64,
-        #[serde(default)]
-        days: i64,
-        at: Option<String>,
-    },
-    /// Add and remove tags.
-    Tag {
-        #[serde(default)]
-        add: Vec<String>,
-        #[serde(default)]
-        remove: Vec<String>,
-    },
-    /// Change the contact's score.
-    Score { change: i64 },
-    /// The participation ends here.
-    End,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Step {
-    /// The milliseconds a wait step waits from `now` (UTC), or None for other steps.
-    pub fn wait_until(&self, now: i64) -> Option<i64> {
-        let Step::Wait {
-            minutes,
-            hours,
-            days,
-            at,
-        } = self
-        else {
-            return None;
-        };
-        let mut t = now + (minutes * 60 + hours * 3600 + days * 86_400) * 1000;
-        if let Some((h, m)) = at.as_deref().and_then(parse_time_of_day) {
-            let day_ms = 86_400_000;
-            let at_ms = (h * 3600 + m * 60) * 1000;
-            let start_of_day = t.div_euclid(day_ms) * day_ms;
-            let candidate = start_of_day + at_ms;
-            t = if candidate >= t {
-                candidate
-            } else {
-                candidate + day_ms
-            };
-        }
-        Some(t)
-    }
-}
-
-fn parse_time_of_day(s: &str) -> Option<(i64, i64)> {
-    let (h, m) = s.split_once(':')?;
-    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-    ((0..24).contains(&h) && (0..60).contains(&m) && s.len() == 5).then_some((h, m))
-}
-
-/// Checks the steps of a version: every error names its step (`steps[2].template`).
-pub fn validate_steps(steps: &[Step]) -> Result<(), ValidationError> {
-    let mut errors = Vec::new();
-    if steps.is_empty() || steps.len() > MAX_STEPS {
-        errors.push(FieldError::new(
-            "steps",
-            "out_of_range",
-            format!("an automation has 1 to {MAX_STEPS} steps"),
-        ));
-    }
-    for (i, s) in steps.iter().enumerate() {
-        let f = |name: &str| format!("steps[{i}].{name}");
-        match s {
-            Step::Email { template, .. } => {
-                if template.trim().is_empty() || template.len() > 64 {
-                    errors.push(FieldError::new(
-                        f("template"),
-                        "required",
-                        "the key of a template",
-                    ));
-                }
-            }
-            Step::Wait {
-                minutes,
-                hours,
-                days,
-                at,
-            } => {
-                let total = minutes * 60 + hours * 3600 + days * 86_400;
-                if *minutes < 0 || *hours < 0 || *days < 0 || total > MAX_WAIT_DAYS * 86_400 {
-                    errors.push(FieldError::new(
-                        f("days"),
-                        "out_of_range",
-                        format!("a wait is 0 to {MAX_WAIT_DAYS} days"),
-                    ));
-                }
-                match at {
-                    Some(t) if parse_time_of_day(t).is_none() => errors.push(FieldError::new(
-                        f("at"),
-                        "invalid_time",
-                        "a time of day as HH:MM (UTC)",
-                    )),
-                    None if total == 0 => errors.push(FieldError::new(
-                        f("days"),
-                        "required",
-                        "wait a duration, or until a time of day",
-                    )),
-                    _ => {}
-                }
-            }
-            Step::Tag { add, remove } => {
-                if add.is_empty() && remove.is_empty() {
-                    errors.push(FieldError::new(
-                        f("add"),
-                        "required",
-                        "add or remove at least one tag",
-                    ));
-                }
-                for t in add.iter().chain(remove) {
-                    if let Err(e) = super::contact::validate_tags(std::slice::from_ref(t)) {
-                        errors.extend(e.for_field(&f("add")).0);
-                    }
-                }
-            }
-            Step::Score { change } => {
-                if change.abs() > 1_000_000 || *change == 0 {
-                    errors.push(FieldError::new(
-                        f("change"),
-                        "out_of_range",
-                        "a change of -1000000 to 1000000, not 0",
-                    ));
-                }
-            }
-            Step::End => {}
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ValidationError(errors))
-    }
 }
 
 string_enum! {
@@ -303,6 +143,33 @@ pub fn validate_fields(input: &[FieldInput]) -> Result<Vec<AutomationField>, Val
     }
 }
 
+/// Replaces `[automationfield:NAME]` in a text with the field's values (joined by ", ");
+/// a name the participation has no field for becomes empty.
+pub fn substitute_fields(source: &str, fields: &[AutomationField]) -> String {
+    const OPEN: &str = "[automationfield:";
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        match after.find(']') {
+            Some(end) => {
+                let name = &after[..end];
+                if let Some(f) = fields.iter().find(|f| f.name == name) {
+                    out.push_str(&f.values.join(", "));
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(OPEN);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Rewrites the Spotler placeholders `[automationfield:NAME]` of a template into the native
 /// syntax (`{{ VAR.NAME }}`, or `{{ VAR['NAME'] }}` for names with `-` or `.`; VAR being `automationfield` in HTML and `automationfield_text`
 /// in text), which a template may also use directly.
@@ -342,76 +209,17 @@ pub fn rewrite_placeholders(source: &str, var: &str) -> String {
     out
 }
 
-/// Parses a steps document (JSON array) into steps; errors name the step.
-pub fn parse_steps(v: &Value) -> Result<Vec<Step>, ValidationError> {
-    let Some(items) = v.as_array() else {
-        return Err(ValidationError::single(
-            "steps",
-            "invalid_steps",
-            "a list of steps",
-        ));
-    };
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match serde_json::from_value::<Step>(item.clone()) {
-            Ok(s) => out.push(s),
-            Err(e) => errors.push(FieldError::new(
-                format!("steps[{i}]"),
-                "invalid_step",
-                e.to_string(),
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ValidationError(errors));
-    }
-    validate_steps(&out)?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn codes_steps_fields_and_placeholders() {
+    fn codes_fields_and_placeholders() {
         let a = new_trigger_code();
         assert_eq!(a.len(), 24);
         assert!(plausible_trigger_code(&a));
         assert_ne!(a, new_trigger_code());
         assert!(!plausible_trigger_code("a b"));
-        let steps = parse_steps(&json!([
-            {"type": "wait", "days": 14},
-            {"type": "email", "template": "review"},
-            {"type": "tag", "add": ["reviewed"]},
-            {"type": "end"}
-        ]))
-        .unwrap();
-        assert_eq!(steps.len(), 4);
-        assert_eq!(steps[0].wait_until(0), Some(14 * 86_400_000));
-        let at = Step::Wait {
-            minutes: 0,
-            hours: 1,
-            days: 0,
-            at: Some("09:30".into()),
-        };
-        // 1970-01-01 10:00 + 1 h = 11:00, the next 09:30 is the next day.
-        assert_eq!(
-            at.wait_until(10 * 3_600_000),
-            Some(86_400_000 + 9 * 3_600_000 + 30 * 60_000)
-        );
-        let bad = parse_steps(
-            &json!([{"type": "wait"}, {"type": "email", "template": ""}, {"type": "fly"}]),
-        )
-        .unwrap_err();
-        assert_eq!(bad.0[0].field, "steps[2]");
-        let bad =
-            parse_steps(&json!([{"type": "wait", "at": "25:00"}, {"type": "score", "change": 0}]))
-                .unwrap_err();
-        let fields: Vec<&str> = bad.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["steps[0].at", "steps[1].change"]);
         let ok = validate_fields(&[
             FieldInput {
                 name: "linktocart".into(),
@@ -463,6 +271,18 @@ mod tests {
                 ("automationFields[2].values[0]", "invalid_url"),
                 ("automationFields[3].name", "duplicate"),
             ]
+        );
+        let order = AutomationField {
+            name: "order".into(),
+            kind: "STRING".into(),
+            values: vec!["A1".into(), "A2".into()],
+        };
+        assert_eq!(
+            substitute_fields(
+                "#[automationfield:order] [automationfield:x] [automationfield:",
+                &[order]
+            ),
+            "#A1, A2  [automationfield:"
         );
         assert_eq!(
             rewrite_placeholders(

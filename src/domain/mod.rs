@@ -1,6 +1,8 @@
 //! Pure types and rules: parsing and validation at the edge, no I/O.
 
 pub mod automation;
+pub mod automation_steps;
+pub mod automation_trigger;
 pub mod consent;
 pub mod contact;
 pub mod countries;

@@ -77,6 +77,13 @@ pub fn check(part: &'static str, src: &str) -> Result<(), TemplateError> {
         .map_err(|e| locate(part, src, &e))
 }
 
+/// Renders one plain-text template (no HTML escaping): SMS texts, request URLs and bodies.
+pub fn render_text<S: Serialize>(src: &str, ctx: &S) -> Result<String, String> {
+    environment()
+        .render_named_str(file_name("text"), src, ctx)
+        .map_err(|e| e.to_string())
+}
+
 /// The three parts of a mail, compiled.
 pub struct Compiled {
     env: Environment<'static>,

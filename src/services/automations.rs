@@ -10,8 +10,10 @@ use super::{found, OrNotFound, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::domain::automation::{
-    new_trigger_code, parse_steps, plausible_trigger_code, validate_fields, FieldInput, Reentry,
+    new_trigger_code, plausible_trigger_code, validate_fields, FieldInput, Reentry,
 };
+use crate::domain::automation_steps::{parse_steps, Step};
+use crate::domain::automation_trigger::{validate_date_trigger, Trigger};
 use crate::domain::validation::{required_text, text, Collector};
 use crate::domain::{FieldError, Scope, ValidationError};
 use crate::store::{AnswerBuilder, AutomationRow, NewAutomation, ParticipationRow, Start, Started};
@@ -25,9 +27,37 @@ pub struct AutomationInput {
     pub optin: Option<String>,
     /// single (default: one participation at a time) or multiple (repeating).
     pub reentry: Option<String>,
-    /// The steps, in order: email, wait, tag, score, end.
+    /// What starts it besides its trigger code (default: only the trigger code).
+    pub trigger: Option<TriggerInput>,
+    /// The steps, in order: email, wait, tag, score, set_field, branch, sms, http, end.
     #[schema(value_type = Vec<Object>)]
     pub steps: Value,
+}
+
+/// What starts an automation: `external` (only its trigger code), `subscribed` or
+/// `confirmed` (with `optin`), `tag_added` (with `tag`), or `date_field` (with `attribute`,
+/// `offset_days`, `yearly` and `at`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerInput {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The date attribute (`birthday` for `attributes.birthday`), `YYYY-MM-DD` values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    /// Days from the date: -1 is the day before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset_days: Option<i64>,
+    /// Every year on the day and month (birthdays).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yearly: Option<bool>,
+    /// Time of day (`HH:MM`, UTC) the participations start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -43,9 +73,125 @@ pub struct AutomationView {
     pub unpublished_changes: bool,
     pub optin: Option<String>,
     pub reentry: String,
+    pub trigger: TriggerInput,
     #[schema(value_type = Vec<Object>)]
     pub steps: Value,
     pub updated_at: String,
+}
+
+/// The API form of a stored trigger.
+async fn trigger_view(app: &App, org_id: i64, config: &str) -> ServiceResult<TriggerInput> {
+    let t: Trigger = serde_json::from_str(config).unwrap_or(Trigger::External);
+    let mut v = TriggerInput {
+        kind: t.kind().into(),
+        ..TriggerInput::default()
+    };
+    match t {
+        Trigger::External => {}
+        Trigger::Subscribed { list_id } | Trigger::Confirmed { list_id } => {
+            v.optin = Some(app.store.list_by_id(org_id, list_id).await?.key);
+        }
+        Trigger::TagAdded { tag } => v.tag = Some(tag),
+        Trigger::DateField {
+            attribute,
+            offset_days,
+            yearly,
+            at,
+        } => {
+            v.attribute = Some(attribute);
+            v.offset_days = Some(offset_days);
+            v.yearly = Some(yearly);
+            v.at = at;
+        }
+    }
+    Ok(v)
+}
+
+/// Checks a trigger and resolves its opt-in; errors are named `trigger.…`.
+async fn parse_trigger(
+    app: &App,
+    org_id: i64,
+    t: &TriggerInput,
+    c: &mut Collector,
+) -> ServiceResult<Option<Trigger>> {
+    let unexpected = |c: &mut Collector, name: &str, present: bool| {
+        if present {
+            c.push(FieldError::new(
+                format!("trigger.{name}"),
+                "unexpected",
+                format!("a {} trigger has no {name}", t.kind),
+            ));
+        }
+    };
+    let date_fields =
+        t.attribute.is_some() || t.offset_days.is_some() || t.yearly.is_some() || t.at.is_some();
+    let trigger = match t.kind.as_str() {
+        "external" => {
+            unexpected(c, "optin", t.optin.is_some());
+            unexpected(c, "tag", t.tag.is_some());
+            unexpected(c, "attribute", date_fields);
+            Some(Trigger::External)
+        }
+        "subscribed" | "confirmed" => {
+            unexpected(c, "tag", t.tag.is_some());
+            unexpected(c, "attribute", date_fields);
+            let key = t.optin.as_deref().map(str::trim).unwrap_or("");
+            match found(app.store.list_by_key(org_id, key).await)? {
+                Some(l) if t.kind == "subscribed" => Some(Trigger::Subscribed { list_id: l.id }),
+                Some(l) => Some(Trigger::Confirmed { list_id: l.id }),
+                None => {
+                    c.push(FieldError::new(
+                        "trigger.optin",
+                        "unknown_optin",
+                        "the key of an opt-in",
+                    ));
+                    None
+                }
+            }
+        }
+        "tag_added" => {
+            unexpected(c, "optin", t.optin.is_some());
+            unexpected(c, "attribute", date_fields);
+            let tag = t.tag.clone().unwrap_or_default();
+            match crate::domain::contact::validate_tags(std::slice::from_ref(&tag)) {
+                Ok(mut tags) if !tags.is_empty() => Some(Trigger::TagAdded {
+                    tag: tags.remove(0),
+                }),
+                Ok(_) => {
+                    c.push(FieldError::new(
+                        "trigger.tag",
+                        "required",
+                        "the tag to listen for",
+                    ));
+                    None
+                }
+                Err(e) => {
+                    c.take::<()>(Err(e.for_field("trigger.tag")));
+                    None
+                }
+            }
+        }
+        "date_field" => {
+            unexpected(c, "optin", t.optin.is_some());
+            unexpected(c, "tag", t.tag.is_some());
+            let d = Trigger::DateField {
+                attribute: t.attribute.clone().unwrap_or_default(),
+                offset_days: t.offset_days.unwrap_or(0),
+                yearly: t.yearly.unwrap_or(false),
+                at: t.at.clone(),
+            };
+            c.take(validate_date_trigger(&d)).map(|_| d)
+        }
+        _ => {
+            c.push(FieldError::new(
+                "trigger.type",
+                "invalid_trigger",
+                "external, subscribed, confirmed, tag_added or date_field",
+            ));
+            None
+        }
+    };
+    Ok(trigger)
 }
 
 async fn view(app: &App, a: &AutomationRow) -> ServiceResult<AutomationView> {
@@ -75,6 +221,7 @@ async fn view(app: &App, a: &AutomationRow) -> ServiceResult<AutomationView> {
         unpublished_changes,
         optin,
         reentry: a.reentry.clone(),
+        trigger: trigger_view(app, a.org_id, &a.trigger_config).await?,
         steps: serde_json::from_str(&a.draft_steps).unwrap_or(Value::Null),
         updated_at: rfc3339(a.updated_at),
     })
@@ -98,6 +245,10 @@ async fn validate(app: &App, org_id: i64, req: &AutomationInput) -> ServiceResul
         }
     };
     let steps = c.take(parse_steps(&req.steps));
+    let trigger = match &req.trigger {
+        Some(t) => parse_trigger(app, org_id, t, &mut c).await?,
+        None => Some(Trigger::External),
+    };
     let list_id = match req
         .optin
         .as_deref()
@@ -119,7 +270,27 @@ async fn validate(app: &App, org_id: i64, req: &AutomationInput) -> ServiceResul
     };
     if let Some(steps) = &steps {
         for (i, s) in steps.iter().enumerate() {
-            if let crate::domain::automation::Step::Email {
+            if let (Some(Trigger::TagAdded { tag }), Step::Tag { add, .. }) = (&trigger, s) {
+                if add.contains(tag) {
+                    c.push(FieldError::new(
+                        format!("steps[{i}].add"),
+                        "trigger_loop",
+                        "the automation would start itself again: it adds the tag it listens for",
+                    ));
+                }
+            }
+            let marketing_step = match s {
+                Step::Sms { marketing, .. } => *marketing,
+                _ => false,
+            };
+            if marketing_step && req.optin.as_deref().is_none_or(|o| o.trim().is_empty()) {
+                c.push(FieldError::new(
+                    format!("steps[{i}].marketing"),
+                    "optin_required",
+                    "a marketing message needs the automation's opt-in (optin)",
+                ));
+            }
+            if let Step::Email {
                 template,
                 marketing,
             } = s
@@ -142,8 +313,12 @@ async fn validate(app: &App, org_id: i64, req: &AutomationInput) -> ServiceResul
         }
     }
     c.finish()?;
+    let trigger = trigger.unwrap_or(Trigger::External);
     Ok(NewAutomation {
         name: name.unwrap_or_default(),
+        trigger_kind: trigger.kind().into(),
+        trigger_config: serde_json::to_string(&trigger)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?,
         list_id,
         reentry: reentry.unwrap_or(Reentry::Single).as_str().into(),
         draft_steps: serde_json::to_string(&steps.unwrap_or_default())

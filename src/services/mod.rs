@@ -2,6 +2,8 @@
 //! functions, so behaviour is the same whichever way a request arrives.
 
 pub mod automation_engine;
+pub mod automation_jobs;
+pub mod automation_triggers;
 pub mod automations;
 pub mod bounces;
 pub mod checkout;
@@ -18,12 +20,14 @@ pub mod oauth_consumers;
 pub mod optin_mail;
 pub mod optins;
 pub mod orgs;
+pub mod outbound;
 pub mod partner_consents;
 pub mod partners;
 pub mod points_of_sale;
 pub mod products;
 pub mod rate_limit;
 pub mod segments;
+pub mod sms_gateways;
 pub mod sns;
 pub mod template_vars;
 pub mod templates;

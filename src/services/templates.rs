@@ -258,6 +258,7 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
             to,
             rendered,
             list_unsubscribe: None,
+            track_clicks: false,
         },
     )
     .await?;
@@ -270,6 +271,24 @@ pub struct OneMessage {
     pub to: EmailAddress,
     pub rendered: crate::mail::template::Rendered,
     pub list_unsubscribe: Option<crate::mail::ListUnsubscribe>,
+    /// Send the http(s) links of the HTML (but our own) through click tracking.
+    pub track_clicks: bool,
+}
+
+/// The HTML with every http(s) link that is not one of ours going through `/t/u/…`, which
+/// records the click on the delivery and redirects (the target is signed into the link).
+fn tracked_html(html: &str, key: &[u8], base: &str, org_id: i64, delivery_id: i64) -> String {
+    crate::mail::content::rewrite_hrefs(html, |href| {
+        let lower = href.trim().to_ascii_lowercase();
+        let external = (lower.starts_with("https://") || lower.starts_with("http://"))
+            && !href.starts_with(base);
+        external.then(|| {
+            format!(
+                "{base}/t/u/{}",
+                super::links::sign_url(key, org_id, delivery_id, href.trim())
+            )
+        })
+    })
 }
 
 /// Queues one rendered message of template `t` to a contact: a delivery row (the log, the
@@ -286,6 +305,7 @@ pub async fn queue_rendered(
     let key = super::links::signing_key(app).await?;
     let now = app.now();
     let org_id = org.id;
+    let base = app.config.public_url();
     let message = |delivery_id: i64| -> Result<ComposedMessage, String> {
         let verp = super::links::verp_local(&key, org_id, delivery_id);
         let mut headers = vec![(
@@ -301,7 +321,11 @@ pub async fn queue_rendered(
                 .ok(),
             subject: m.rendered.subject.clone(),
             text: m.rendered.text.clone(),
-            html: Some(m.rendered.html.clone()),
+            html: Some(if m.track_clicks {
+                tracked_html(&m.rendered.html, &key, &base, org_id, delivery_id)
+            } else {
+                m.rendered.html.clone()
+            }),
             list_unsubscribe: m.list_unsubscribe.clone(),
             headers: headers.clone(),
         };

@@ -112,6 +112,24 @@ pub async fn click(
     Ok(Some(url))
 }
 
+/// Records a click on a signed link of an automation e-mail and returns its target; None
+/// for a link we did not sign. The target is in the signed link, so the redirect works (and
+/// goes nowhere else) even when the delivery is gone.
+pub async fn signed_click(
+    app: &App,
+    token: &str,
+    user_agent: Option<&str>,
+) -> ServiceResult<Option<String>> {
+    let key = signing_key(app).await?;
+    let Some((org_id, delivery_id, url)) = links::verify_url(&key, token) else {
+        return Ok(None);
+    };
+    if let Some(d) = found(app.store.delivery(org_id, delivery_id).await)? {
+        record(app, &d, EventKind::Click, None, user_agent).await?;
+    }
+    Ok(Some(url))
+}
+
 /// The HTML of a message as its recipient got it, without tracking; None when the link is
 /// not ours or the contact was erased.
 pub async fn view(app: &App, token: &str) -> ServiceResult<Option<String>> {

@@ -2,6 +2,11 @@
 //! advanced with their step's effects in one transaction), the step log and idempotency keys.
 
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::automation_steps::FieldTarget;
+use crate::domain::contact::MAX_ATTRIBUTES_BYTES;
+use crate::domain::segment::Dialect;
 
 use super::jobs::INSERT_JOB;
 use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
@@ -13,6 +18,8 @@ pub struct AutomationRow {
     pub name: String,
     pub trigger_code: String,
     pub trigger_kind: String,
+    /// The trigger as JSON ([`crate::domain::automation_trigger::Trigger`]).
+    pub trigger_config: String,
     pub list_id: Option<i64>,
     pub reentry: String,
     pub draft_steps: String,
@@ -26,6 +33,8 @@ pub struct AutomationRow {
 #[derive(Debug, Clone)]
 pub struct NewAutomation {
     pub name: String,
+    pub trigger_kind: String,
+    pub trigger_config: String,
     pub list_id: Option<i64>,
     pub reentry: String,
     pub draft_steps: String,
@@ -92,6 +101,8 @@ pub struct Advance {
     pub add_tags: Vec<String>,
     pub remove_tags: Vec<String>,
     pub score: i64,
+    /// Contact fields and attributes to set (null clears), in step order.
+    pub set_fields: Vec<(FieldTarget, Value)>,
     /// Jobs to queue: (kind, payload).
     pub jobs: Vec<(String, String)>,
     /// (step, kind, outcome, detail) per step run.
@@ -103,7 +114,17 @@ pub struct Advance {
     pub stop_reason: Option<String>,
 }
 
-const AUTOMATION_COLUMNS: &str = "org_id, id, name, trigger_code, trigger_kind, list_id, reentry, draft_steps, published_version, created_at, updated_at, archived_at";
+impl Advance {
+    /// Whether the steps run so far change the contact (tags, score, fields).
+    pub fn has_contact_effects(&self) -> bool {
+        !self.add_tags.is_empty()
+            || !self.remove_tags.is_empty()
+            || self.score != 0
+            || !self.set_fields.is_empty()
+    }
+}
+
+pub(super) const AUTOMATION_COLUMNS: &str = "org_id, id, name, trigger_code, trigger_kind, trigger_config, list_id, reentry, draft_steps, published_version, created_at, updated_at, archived_at";
 const PARTICIPATION_COLUMNS: &str = "org_id, id, automation_id, version, contact_id, fields, status, step, next_run_at, steps_run, started_at, finished_at, stop_reason";
 
 impl Store {
@@ -116,8 +137,8 @@ impl Store {
     ) -> StoreResult<AutomationRow> {
         on_write!(self, |p| {
             Ok(sqlx::query_as(safe!(
-            "INSERT INTO automations (org_id, name, trigger_code, trigger_kind, list_id, reentry, draft_steps, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'external', $4, $5, $6, $7, $7) RETURNING {AUTOMATION_COLUMNS}"
+            "INSERT INTO automations (org_id, name, trigger_code, trigger_kind, trigger_config, list_id, reentry, draft_steps, created_at, updated_at) \
+             VALUES ($1, $2, $3, $8, $9, $4, $5, $6, $7, $7) RETURNING {AUTOMATION_COLUMNS}"
         ))
         .bind(org_id)
         .bind(&a.name)
@@ -126,6 +147,8 @@ impl Store {
         .bind(&a.reentry)
         .bind(&a.draft_steps)
         .bind(now)
+        .bind(&a.trigger_kind)
+        .bind(&a.trigger_config)
         .fetch_one(p)
         .await?)
         })
@@ -141,8 +164,8 @@ impl Store {
     ) -> StoreResult<AutomationRow> {
         on_write!(self, |p| {
             Ok(sqlx::query_as(safe!(
-            "UPDATE automations SET name = $3, list_id = $4, reentry = $5, draft_steps = $6, updated_at = $7 \
-             WHERE org_id = $1 AND id = $2 RETURNING {AUTOMATION_COLUMNS}"
+            "UPDATE automations SET name = $3, list_id = $4, reentry = $5, draft_steps = $6, updated_at = $7, \
+             trigger_kind = $8, trigger_config = $9 WHERE org_id = $1 AND id = $2 RETURNING {AUTOMATION_COLUMNS}"
         ))
         .bind(org_id)
         .bind(id)
@@ -151,6 +174,8 @@ impl Store {
         .bind(&a.reentry)
         .bind(&a.draft_steps)
         .bind(now)
+        .bind(&a.trigger_kind)
+        .bind(&a.trigger_config)
         .fetch_one(p)
         .await?)
         })
@@ -443,6 +468,7 @@ impl Store {
         max_attempts: i64,
         now: i64,
     ) -> StoreResult<usize> {
+        let dialect = self.dialect();
         let applied = write_tx!(self, |tx| {
             let mut applied = 0;
             for a in batch {
@@ -499,6 +525,17 @@ impl Store {
                             .execute(&mut *tx)
                             .await?;
                     }
+                    for (target, value) in &a.set_fields {
+                        let (sql, params) = set_field_sql(dialect, target, value);
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(a.org_id)
+                            .bind(contact)
+                            .bind(now);
+                        for v in params {
+                            q = q.bind(v);
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
                     if a.score != 0 {
                         sqlx::query("UPDATE contacts SET score = score + $3, updated_at = $4 WHERE org_id = $1 AND id = $2")
                             .bind(a.org_id)
@@ -525,5 +562,40 @@ impl Store {
             applied
         });
         Ok(applied)
+    }
+}
+
+/// The statement of a set_field step over `$1` organisation, `$2` contact, `$3` now, and the
+/// parameters it returns. Attributes are merged into the JSON object (each backend its own
+/// way); a value that would make them larger than the limit is not written.
+fn set_field_sql(
+    dialect: Dialect,
+    target: &FieldTarget,
+    value: &Value,
+) -> (String, Vec<Option<String>>) {
+    const WHERE: &str = "WHERE org_id = $1 AND id = $2";
+    match (target, value, dialect) {
+        (FieldTarget::Column(col), v, _) => (
+            format!("UPDATE contacts SET {col} = $4, updated_at = $3 {WHERE}"),
+            vec![v.as_str().map(String::from)],
+        ),
+        (FieldTarget::Attribute(name), Value::Null, Dialect::Sqlite) => (
+            format!("UPDATE contacts SET attributes = json_remove(attributes, '$.' || $4), updated_at = $3 {WHERE}"),
+            vec![Some(name.clone())],
+        ),
+        (FieldTarget::Attribute(name), Value::Null, Dialect::Postgres) => (
+            format!("UPDATE contacts SET attributes = (attributes::jsonb - $4::text)::text, updated_at = $3 {WHERE}"),
+            vec![Some(name.clone())],
+        ),
+        (FieldTarget::Attribute(name), v, Dialect::Sqlite) => (
+            format!("UPDATE contacts SET attributes = json_set(attributes, '$.' || $4, json($5)), updated_at = $3 \
+                     {WHERE} AND length(attributes) + length($5) <= {MAX_ATTRIBUTES_BYTES}"),
+            vec![Some(name.clone()), Some(v.to_string())],
+        ),
+        (FieldTarget::Attribute(name), v, Dialect::Postgres) => (
+            format!("UPDATE contacts SET attributes = (attributes::jsonb || jsonb_build_object($4::text, $5::jsonb))::text, updated_at = $3 \
+                     {WHERE} AND length(attributes) + length($5) <= {MAX_ATTRIBUTES_BYTES}"),
+            vec![Some(name.clone()), Some(v.to_string())],
+        ),
     }
 }

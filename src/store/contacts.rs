@@ -169,12 +169,26 @@ impl Store {
             if r.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            sqlx::query("DELETE FROM contact_tags WHERE org_id = $1 AND contact_id = $2")
+            // Only the difference is written: a tag the contact keeps is not added again
+            // (adding a tag may start an automation).
+            let had: Vec<String> = sqlx::query_scalar(
+                "SELECT tag FROM contact_tags WHERE org_id = $1 AND contact_id = $2",
+            )
+            .bind(org_id)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for tag in had.iter().filter(|t| !f.tags.contains(t)) {
+                sqlx::query(
+                    "DELETE FROM contact_tags WHERE org_id = $1 AND contact_id = $2 AND tag = $3",
+                )
                 .bind(org_id)
                 .bind(id)
+                .bind(tag)
                 .execute(&mut *tx)
                 .await?;
-            for tag in &f.tags {
+            }
+            for tag in f.tags.iter().filter(|t| !had.contains(t)) {
                 sqlx::query(
                     "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES ($1, $2, $3)",
                 )

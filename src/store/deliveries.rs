@@ -6,29 +6,14 @@
 
 use serde::Serialize;
 
-use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
-use crate::domain::segment::{Bind, Dialect, Segment};
+use super::{bind_segment, on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
+use crate::domain::segment::{Dialect, Segment};
 use crate::domain::{DeliveryStatus, EventKind};
 use crate::store::ContactRow;
 
 /// Outcomes written by one bulk statement (6 parameters each; sqlx looks parameters up by
 /// name, which grows with their number).
 const OUTCOME_CHUNK: usize = 25;
-
-/// Binds the compiled values of a segment to a query.
-macro_rules! bind_segment {
-    ($q:expr, $binds:expr) => {{
-        let mut q = $q;
-        for b in $binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-                Bind::Real(f) => q.bind(*f),
-            };
-        }
-        q
-    }};
-}
 
 /// The rules that make contact `c` a recipient of a mailing to `list_ids`: subscribed to one
 /// of the lists, active, and not suppressed. The list ids are written into the SQL (numbers
@@ -187,7 +172,7 @@ macro_rules! insert_event {
 }
 
 impl Store {
-    fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         match self {
             Store::Sqlite(_) => Dialect::Sqlite,
             Store::Postgres(_) => Dialect::Postgres,

@@ -1,6 +1,7 @@
 //! Persistence: one type, two backends (SQLite and PostgreSQL) with the same methods.
 //! All SQL of the application lives below this module.
 
+mod automation_triggers;
 mod automations;
 mod catalog;
 mod checkout;
@@ -16,6 +17,7 @@ mod optins;
 mod optins_sqlite;
 mod orgs;
 mod partner_consents;
+mod sms_gateways;
 mod tokens;
 mod users;
 
@@ -28,6 +30,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use automation_triggers::{AutomationEventRow, DateScan, Entry};
 pub use automations::{
     Advance, AnswerBuilder, AutomationRow, NewAutomation, ParticipationRow, Start, Started,
     StepLogRow,
@@ -50,6 +53,7 @@ pub use oauth::OAuthConsumerRow;
 pub use optins::{ConfirmTokenRow, JobBuilder, MailTemplateRow, Registration, RegistrationOutcome};
 pub use orgs::Org;
 pub use partner_consents::{ConsentEventRow, PartnerExportRow, RequestRow};
+pub use sms_gateways::SmsGatewayRow;
 pub use tokens::{NewToken, TokenRow};
 pub use users::UserRow;
 
@@ -224,7 +228,22 @@ macro_rules! fetch_in {
     }};
 }
 
-pub(crate) use {fetch_in, on_read, on_write, safe, write_tx};
+/// Binds the compiled values of a segment to a query.
+macro_rules! bind_segment {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                $crate::domain::segment::Bind::Text(s) => q.bind(s.clone()),
+                $crate::domain::segment::Bind::Int(i) => q.bind(*i),
+                $crate::domain::segment::Bind::Real(f) => q.bind(*f),
+            };
+        }
+        q
+    }};
+}
+
+pub(crate) use {bind_segment, fetch_in, on_read, on_write, safe, write_tx};
 
 /// `$first, $first+1, …` for `n` placeholders (for `IN (…)` lists and multi-row inserts).
 fn placeholders(first: usize, n: usize) -> String {

@@ -321,6 +321,11 @@ impl Store {
             .bind(contact_id)
             .execute(&mut *tx)
             .await?;
+            sqlx::query("DELETE FROM automation_events WHERE org_id = $1 AND contact_id = $2")
+                .bind(org_id)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
             // Widgets handed out for the person's orders and not used yet forget the address.
             sqlx::query(
                 "UPDATE checkout_widgets SET email = NULL WHERE org_id = $1 \

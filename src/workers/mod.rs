@@ -9,7 +9,8 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
 use crate::services::{
-    automation_engine, delivery, mail, optin_mail, optins, partner_consents, templates,
+    automation_engine, automation_jobs, delivery, mail, optin_mail, optins, partner_consents,
+    templates,
 };
 use crate::store::Job;
 
@@ -81,14 +82,21 @@ async fn run_job(app: &App, job: &Job) -> Outcome {
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),
             }
         }
-        automation_engine::EMAIL_JOB => {
-            let sent = match serde_json::from_str(&job.payload) {
-                Ok(p) => {
-                    automation_engine::send_email(app, job.org_id.unwrap_or_default(), &p).await
-                }
+        automation_jobs::EMAIL_JOB | automation_jobs::SMS_JOB | automation_jobs::HTTP_JOB => {
+            let step: automation_jobs::StepJob = match serde_json::from_str(&job.payload) {
+                Ok(p) => p,
                 Err(e) => return Outcome::Fatal(format!("bad payload: {e}")),
             };
-            match sent {
+            let org_id = job.org_id.unwrap_or_default();
+            let last = job.attempts >= job.max_attempts;
+            let done = match job.kind.as_str() {
+                automation_jobs::EMAIL_JOB => automation_jobs::send_email(app, org_id, &step).await,
+                automation_jobs::SMS_JOB => {
+                    automation_jobs::send_sms(app, org_id, &step, last).await
+                }
+                _ => automation_jobs::call_http(app, org_id, &step, last).await,
+            };
+            match done {
                 Ok(()) => Outcome::Done,
                 Err(SendError::Transient(e)) => Outcome::Retry(e),
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),

@@ -2,6 +2,8 @@
 //! a manual clock, and a real SMTP server over TCP.
 #![allow(dead_code)]
 
+pub mod automation_env;
+pub mod http_sink;
 pub mod smtp_sink;
 
 use std::net::SocketAddr;

@@ -11,6 +11,7 @@ mod me;
 mod optins;
 mod partner;
 mod segments;
+mod sms_gateway;
 mod templates;
 mod tokens;
 
@@ -35,7 +36,8 @@ use crate::app::App;
         catalog::pos_show, catalog::pos_update, catalog::products_sync, catalog::products_index, catalog::products_show, catalog::products_delete,
         checkout::optins, checkout::widget, checkout::answers, partner::consents, partner::optouts,
         automations::index, automations::create, automations::show, automations::update, automations::publish, automations::participations,
-        automations::participation, automations::trigger, automations::stop, automations::stop_participation),
+        automations::participation, automations::trigger, automations::stop, automations::stop_participation,
+        sms_gateway::show, sms_gateway::save, sms_gateway::delete),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
         contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
@@ -54,7 +56,8 @@ use crate::app::App;
         crate::services::partner_consents::OptoutRequest, crate::services::partner_consents::Optout, crate::services::partner_consents::OptoutResult,
         crate::services::automations::AutomationInput, crate::services::automations::AutomationView, crate::services::automations::TriggerRequest,
         crate::domain::automation::FieldInput, crate::services::automations::StopRequest, crate::services::automations::Stopped,
-        crate::services::automations::ParticipationView)),
+        crate::services::automations::ParticipationView, crate::services::automations::TriggerInput,
+        crate::services::sms_gateways::GatewayInput, crate::services::sms_gateways::GatewayView)),
     modifiers(&BearerAuth),
     tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"))
 )]
@@ -220,5 +223,11 @@ pub fn router() -> Router<App> {
         .route(
             "/api/v1/automations/participations/{id}/stop",
             post(automations::stop_participation),
+        )
+        .route(
+            "/api/v1/sms-gateway",
+            get(sms_gateway::show)
+                .put(sms_gateway::save)
+                .delete(sms_gateway::delete),
         )
 }

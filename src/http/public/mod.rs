@@ -39,6 +39,7 @@ pub fn router() -> Router<App> {
         .route("/p/widget/{token}", get(widget::show).post(widget::submit))
         .route("/t/o/{token}", get(tracking::open))
         .route("/t/c/{token}/{idx}", get(tracking::click))
+        .route("/t/u/{token}", get(tracking::signed_click))
         .route("/t/v/{token}", get(tracking::view))
 }
 

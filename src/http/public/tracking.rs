@@ -55,6 +55,18 @@ pub async fn click(
     }
 }
 
+pub async fn signed_click(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match tracking::signed_click(&app, &token, user_agent(&headers)).await {
+        Ok(Some(url)) => Redirect::to(&url).into_response(),
+        Ok(None) => invalid(&headers),
+        Err(e) => failed(e),
+    }
+}
+
 pub async fn view(
     State(app): State<App>,
     Path(token): Path<String>,
