@@ -384,6 +384,25 @@ async fn set_field_branch_sms_and_http_steps(backend: Backend) {
     let logs = e.participations(id).await;
     assert_eq!(outcome(&logs[0], "sms").0, "skipped");
     assert_eq!(outcome(&logs[0], "http").0, "sent");
+
+    // A node dies while its request to the CRM is out: after the restart the request is not
+    // repeated (it may have arrived), and the log says so.
+    let hooks = crm.requests().len();
+    let res = e
+        .trigger(
+            &code,
+            "U-2",
+            json!([{"name": "order", "values": ["U-2-80"]}]),
+        )
+        .await;
+    let pid = support::automation_env::started(&res.json().await.unwrap())[0];
+    let mut engine = handbill::services::automation_engine::Engine::default();
+    while engine.tick(&e.t.app).await.unwrap() > 0 {}
+    assert!(e.t.app.store.begin_step_request(org, pid, 3).await.unwrap());
+    run_until_idle(&e.t.app).await.unwrap();
+    assert_eq!(crm.requests().len(), hooks);
+    let logs = e.participations(id).await;
+    assert_eq!(outcome(&logs[0], "http").0, "uncertain");
 }
 
 async fn trigger_step_and_gateway_rejections(backend: Backend) {

@@ -204,6 +204,15 @@ fn render(src: &str, ctx: &JinjaValue) -> Result<String, SendError> {
     render_text(&rewrite_placeholders(src, "automationfield"), ctx).map_err(SendError::Permanent)
 }
 
+/// Claims the step's request (see [`crate::store::Store::begin_step_request`]): false when
+/// it went out already, or may have.
+async fn begin(app: &App, l: &Loaded) -> Result<bool, SendError> {
+    app.store
+        .begin_step_request(l.org.id, l.p.id, l.step_index)
+        .await
+        .map_err(SendError::transient)
+}
+
 /// Records a job's final outcome in the step log and passes a retryable failure on while
 /// attempts are left.
 async fn finish(
@@ -217,7 +226,10 @@ async fn finish(
             settle(app, l, "sent", &answer.summary()).await;
             Ok(())
         }
-        Err(SendError::Transient(e)) if !last_attempt => Err(SendError::Transient(e)),
+        Err(SendError::Transient(e)) if !last_attempt => {
+            settle(app, l, "queued", &format!("will retry: {e}")).await;
+            Err(SendError::Transient(e))
+        }
         Err(SendError::Transient(e) | SendError::Permanent(e)) => {
             settle(app, l, "failed", &e).await;
             Err(SendError::Permanent(e))
@@ -251,7 +263,13 @@ pub async fn send_sms(
         return Ok(());
     };
     let ctx = text_context(app, &l).await?;
-    let message = render(text, &ctx)?;
+    let message = match render(text, &ctx) {
+        Ok(m) => m,
+        Err(e) => return finish(app, &l, Err(e), true).await,
+    };
+    if !begin(app, &l).await? {
+        return Ok(());
+    }
     let result = super::sms_gateways::send(app, org_id, &to, message.trim()).await;
     finish(app, &l, result, last_attempt).await
 }
@@ -267,6 +285,20 @@ pub async fn call_http(
     let Some(l) = load(app, org_id, job).await? else {
         return Ok(());
     };
+    let ctx = text_context(app, &l).await?;
+    let request = match http_request(&l.step, &ctx) {
+        Ok(r) => r,
+        Err(e) => return finish(app, &l, Err(e), true).await,
+    };
+    if !begin(app, &l).await? {
+        return Ok(());
+    }
+    let result = super::outbound::send(app, &request).await;
+    finish(app, &l, result, last_attempt).await
+}
+
+/// The request of an HTTP step for one participation.
+fn http_request(step: &Step, ctx: &JinjaValue) -> Result<super::outbound::Request, SendError> {
     let Step::Http {
         method,
         url,
@@ -274,15 +306,14 @@ pub async fn call_http(
         fields,
         body,
         content_type,
-    } = &l.step
+    } = step
     else {
         return Err(SendError::Permanent("the step is not an HTTP step".into()));
     };
-    let ctx = text_context(app, &l).await?;
-    let mut url = render(url, &ctx)?;
+    let mut url = render(url, ctx)?;
     let mut rendered_fields = Vec::new();
     for (name, value) in fields {
-        rendered_fields.push((name.clone(), render(value, &ctx)?));
+        rendered_fields.push((name.clone(), render(value, ctx)?));
     }
     let form = || {
         url::form_urlencoded::Serializer::new(String::new())
@@ -294,7 +325,7 @@ pub async fn call_http(
             content_type
                 .clone()
                 .unwrap_or_else(|| "application/json".into()),
-            render(b, &ctx)?,
+            render(b, ctx)?,
         )),
         (None, "GET") => {
             if !rendered_fields.is_empty() {
@@ -307,7 +338,7 @@ pub async fn call_http(
     };
     let mut rendered_headers = Vec::new();
     for (name, value) in headers {
-        let v = render(value, &ctx)?;
+        let v = render(value, ctx)?;
         if v.chars().any(|c| c.is_control()) {
             return Err(SendError::Permanent(format!(
                 "the header {name} renders to a value with control characters"
@@ -315,17 +346,12 @@ pub async fn call_http(
         }
         rendered_headers.push((name.clone(), v));
     }
-    let result = super::outbound::send(
-        app,
-        &super::outbound::Request {
-            method: method.clone(),
-            url,
-            headers: rendered_headers,
-            body,
-        },
-    )
-    .await;
-    finish(app, &l, result, last_attempt).await
+    Ok(super::outbound::Request {
+        method: method.clone(),
+        url,
+        headers: rendered_headers,
+        body,
+    })
 }
 
 /// Runs an e-mail job: renders the step's template for the participation and queues it to

@@ -184,8 +184,44 @@ impl Store {
         })
     }
 
+    /// Marks the step log entry of a request that is about to go out `sending`; false when it
+    /// is not `queued` any more. An entry a dead node left `sending` becomes `uncertain` (the
+    /// request may have reached the other side), so a restart never repeats a request.
+    pub async fn begin_step_request(
+        &self,
+        org_id: i64,
+        participation_id: i64,
+        step: i64,
+    ) -> StoreResult<bool> {
+        const WHERE: &str = "WHERE org_id = $1 AND participation_id = $2 AND step = $3";
+        on_write!(self, |p| {
+            let claimed = sqlx::query(safe!(
+                "UPDATE participation_log SET outcome = 'sending' {WHERE} AND outcome = 'queued'"
+            ))
+            .bind(org_id)
+            .bind(participation_id)
+            .bind(step)
+            .execute(p)
+            .await?
+            .rows_affected();
+            if claimed == 0 {
+                sqlx::query(safe!(
+                    "UPDATE participation_log SET outcome = 'uncertain', \
+                     detail = 'the node stopped while the request was out; it is not repeated' \
+                     {WHERE} AND outcome = 'sending'"
+                ))
+                .bind(org_id)
+                .bind(participation_id)
+                .bind(step)
+                .execute(p)
+                .await?;
+            }
+            Ok(claimed > 0)
+        })
+    }
+
     /// Records the outcome of a step a job carried out (an SMS or HTTP request) in the step
-    /// log entry that queued it.
+    /// log entry that queued it (`queued` again: it will be retried).
     pub async fn settle_step_log(
         &self,
         org_id: i64,
@@ -197,7 +233,7 @@ impl Store {
         on_write!(self, |p| {
             sqlx::query(
                 "UPDATE participation_log SET outcome = $4, detail = $5 WHERE org_id = $1 \
-                 AND participation_id = $2 AND step = $3 AND outcome = 'queued'",
+                 AND participation_id = $2 AND step = $3 AND outcome IN ('queued', 'sending')",
             )
             .bind(org_id)
             .bind(participation_id)
