@@ -143,21 +143,21 @@ pub fn validate_fields(input: &[FieldInput]) -> Result<Vec<AutomationField>, Val
     }
 }
 
-/// Replaces `[automationfield:NAME]` in a text with the field's values (joined by ", ");
-/// a name the participation has no field for becomes empty.
-pub fn substitute_fields(source: &str, fields: &[AutomationField]) -> String {
+/// Calls `f` with the name of every `[automationfield:NAME]` in a text; where it returns a
+/// replacement, the placeholder is replaced, else it stays as written.
+fn map_placeholders(source: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
     const OPEN: &str = "[automationfield:";
     let mut out = String::with_capacity(source.len());
     let mut rest = source;
     while let Some(start) = rest.find(OPEN) {
         out.push_str(&rest[..start]);
         let after = &rest[start + OPEN.len()..];
-        match after.find(']') {
-            Some(end) => {
-                let name = &after[..end];
-                if let Some(f) = fields.iter().find(|f| f.name == name) {
-                    out.push_str(&f.values.join(", "));
-                }
+        match after
+            .find(']')
+            .and_then(|end| Some((end, f(&after[..end])?)))
+        {
+            Some((end, replacement)) => {
+                out.push_str(&replacement);
                 rest = &after[end + 1..];
             }
             None => {
@@ -170,43 +170,42 @@ pub fn substitute_fields(source: &str, fields: &[AutomationField]) -> String {
     out
 }
 
+/// Replaces `[automationfield:NAME]` in a text with the field's values (joined by ", ");
+/// a name the participation has no field for becomes empty.
+pub fn substitute_fields(source: &str, fields: &[AutomationField]) -> String {
+    map_placeholders(source, |name| {
+        Some(
+            fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.values.join(", "))
+                .unwrap_or_default(),
+        )
+    })
+}
+
 /// Rewrites the Spotler placeholders `[automationfield:NAME]` of a template into the native
-/// syntax (`{{ VAR.NAME }}`, or `{{ VAR['NAME'] }}` for names with `-` or `.`; VAR being `automationfield` in HTML and `automationfield_text`
-/// in text), which a template may also use directly.
+/// syntax (`{{ VAR.NAME }}`, or `{{ VAR['NAME'] }}` for names with `-` or `.`; VAR being
+/// `automationfield` in HTML and `automationfield_text` in text), which a template may also
+/// use directly.
 pub fn rewrite_placeholders(source: &str, var: &str) -> String {
-    const OPEN: &str = "[automationfield:";
-    let mut out = String::with_capacity(source.len());
-    let mut rest = source;
-    while let Some(start) = rest.find(OPEN) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + OPEN.len()..];
-        match after.find(']') {
-            Some(end)
-                if end > 0
-                    && after[..end]
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) =>
-            {
-                let name = &after[..end];
-                // Dot syntax where the name allows it, so the placeholder may stand inside
-                // an attribute in either kind of quotes.
-                if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                {
-                    out.push_str(&format!("{{{{ {var}.{name} }}}}"));
-                } else {
-                    out.push_str(&format!("{{{{ {var}['{name}'] }}}}"));
-                }
-                rest = &after[end + 1..];
+    map_placeholders(source, |name| {
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        // Dot syntax where the name allows it, so the placeholder may stand inside an
+        // attribute in either kind of quotes.
+        let dotted = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        valid.then(|| {
+            if dotted {
+                format!("{{{{ {var}.{name} }}}}")
+            } else {
+                format!("{{{{ {var}['{name}'] }}}}")
             }
-            _ => {
-                out.push_str(OPEN);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+        })
+    })
 }
 
 #[cfg(test)]

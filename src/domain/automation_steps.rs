@@ -92,26 +92,21 @@ fn yes() -> bool {
     true
 }
 
-/// Contact columns a set_field step may write, with their length limits.
-pub const SETTABLE_FIELDS: &[&str] = &[
-    "first_name",
-    "name_prefix",
-    "last_name",
-    "organisation",
-    "street",
-    "house_number",
-    "zipcode",
-    "city",
-    "country",
-    "mobile",
-    "phone",
-    "source",
-];
+/// Text columns of a contact a set_field step may not write: they identify the contact.
+const NOT_SETTABLE: &[&str] = &["external_id", "import_code", "sync_id"];
+
+/// The contact columns a set_field step may write.
+pub fn settable_fields() -> impl Iterator<Item = &'static str> {
+    super::contact::TEXT_LIMITS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !NOT_SETTABLE.contains(n))
+}
 
 /// Where a set_field step writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldTarget {
-    /// A text column of `contacts` (one of [`SETTABLE_FIELDS`]).
+    /// A text column of `contacts` (one of [`settable_fields`]).
     Column(&'static str),
     /// A key of the contact's attributes.
     Attribute(String),
@@ -120,14 +115,12 @@ pub enum FieldTarget {
 impl FieldTarget {
     pub fn parse(field: &str) -> Option<FieldTarget> {
         if let Some(name) = field.strip_prefix("attributes.") {
-            let ok = (1..=super::contact::MAX_ATTRIBUTE_KEY_LEN).contains(&name.len())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            return ok.then(|| FieldTarget::Attribute(name.to_string()));
+            return super::contact::attribute_name_ok(name)
+                .then(|| FieldTarget::Attribute(name.to_string()));
         }
-        SETTABLE_FIELDS
-            .iter()
-            .find(|f| **f == field)
-            .map(|f| FieldTarget::Column(f))
+        settable_fields()
+            .find(|f| *f == field)
+            .map(FieldTarget::Column)
     }
 
     /// The length limit of a column's text.
@@ -280,7 +273,10 @@ pub fn validate_steps(steps: &[Step]) -> Result<(), ValidationError> {
                 None => err(
                     "field",
                     "unknown_field",
-                    format!("one of {} or attributes.NAME", SETTABLE_FIELDS.join(", ")),
+                    format!(
+                        "one of {} or attributes.NAME",
+                        settable_fields().collect::<Vec<_>>().join(", ")
+                    ),
                 ),
                 Some(target) => {
                     let ok = match (&target, value) {

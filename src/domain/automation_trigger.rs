@@ -96,11 +96,7 @@ pub fn validate_date_trigger(t: &Trigger) -> Result<(), ValidationError> {
         return Ok(());
     };
     let mut errors = Vec::new();
-    let name_ok = (1..=super::contact::MAX_ATTRIBUTE_KEY_LEN).contains(&attribute.len())
-        && attribute
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !name_ok {
+    if !super::contact::attribute_name_ok(attribute) {
         errors.push(FieldError::new(
             "trigger.attribute",
             "invalid_attribute_name",

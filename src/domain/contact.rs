@@ -277,6 +277,15 @@ impl ContactInput {
     }
 }
 
+/// Whether a name can be an attribute's: 1 to 64 letters, digits and `_`.
+pub fn attribute_name_ok(name: &str) -> bool {
+    (1..=MAX_ATTRIBUTE_KEY_LEN).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What a refused attribute name is told.
+pub const ATTRIBUTE_NAME_RULE: &str = "attribute names have 1 to 64 characters a-z, A-Z, 0-9 and _";
+
 /// Custom attributes: keys of letters, digits and `_` (at most 64), values scalar or arrays of
 /// scalars, at most 16 KiB in all.
 pub fn validate_attributes(
@@ -284,14 +293,11 @@ pub fn validate_attributes(
 ) -> Result<Map<String, Value>, ValidationError> {
     let mut c = Collector::default();
     for (k, v) in attrs {
-        let key_ok = !k.is_empty()
-            && k.len() <= MAX_ATTRIBUTE_KEY_LEN
-            && k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-        if !key_ok {
+        if !attribute_name_ok(k) {
             c.push(FieldError::new(
                 format!("attributes.{k}"),
                 "invalid_attribute_name",
-                "attribute names have 1 to 64 characters a-z, A-Z, 0-9 and _",
+                ATTRIBUTE_NAME_RULE,
             ));
         }
         let scalar = |v: &Value| !matches!(v, Value::Object(_) | Value::Array(_));

@@ -14,7 +14,7 @@
 
 use serde_json::Value;
 
-use super::contact::{Gender, MAX_ATTRIBUTE_KEY_LEN};
+use super::contact::{attribute_name_ok, Gender, ATTRIBUTE_NAME_RULE};
 use super::validation::{FieldError, ValidationError};
 
 pub const MAX_DEPTH: usize = 8;
@@ -299,14 +299,11 @@ impl Parser {
             self.text_op(op, value, &vpath, path)
                 .map(|op| Condition::Text { column: col, op })
         } else if let Some(name) = field.strip_prefix("attributes.") {
-            let ok = !name.is_empty()
-                && name.len() <= MAX_ATTRIBUTE_KEY_LEN
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !ok {
+            if !attribute_name_ok(name) {
                 self.err(
                     &format!("{path}.field"),
                     "invalid_attribute_name",
-                    "attribute names have 1 to 64 characters a-z, A-Z, 0-9 and _",
+                    ATTRIBUTE_NAME_RULE,
                 );
                 return None;
             }
