@@ -1,6 +1,7 @@
 //! The `handbill` command line. `--data-dir`, `--database-url` and `--config` are global and
 //! may stand before or after a subcommand's own arguments.
 
+mod import;
 mod mailing;
 mod manage;
 mod mlkey;
@@ -80,6 +81,9 @@ pub enum Command {
     /// OAuth 1.0a consumers of the Spotler-style /integrationservice routes
     #[command(subcommand)]
     Oauth(OauthCommand),
+    /// Import contacts from CSV files
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 #[derive(Debug, Subcommand)]

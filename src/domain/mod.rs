@@ -7,6 +7,7 @@ pub mod consent;
 pub mod contact;
 pub mod countries;
 pub mod email;
+pub mod import;
 pub mod ip;
 pub mod language;
 pub mod ledger;

@@ -10,6 +10,7 @@ pub mod checkout;
 pub mod consent;
 pub mod contacts;
 pub mod delivery;
+pub mod imports;
 pub mod links;
 pub mod list_codes;
 pub mod lists;

@@ -8,6 +8,7 @@ mod checkout;
 mod consent;
 mod contacts;
 mod deliveries;
+mod imports;
 mod jobs;
 mod lists;
 mod mailinglijst;
@@ -42,6 +43,9 @@ pub use checkout::{
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
 pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
+pub use imports::{
+    Chunk, ChunkCounts, ChunkOutcome, ImportErrorRow, ImportRow, NewImport, IMPORT_LEASE_MS,
+};
 pub use jobs::{Job, JobCounts};
 pub use lists::{ListRow, ListText, ListWithTexts, NewList};
 pub use mailinglijst::{

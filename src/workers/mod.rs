@@ -9,8 +9,8 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
 use crate::services::{
-    automation_engine, automation_jobs, delivery, mail, optin_mail, optins, partner_consents,
-    templates,
+    automation_engine, automation_jobs, delivery, imports, mail, optin_mail, optins,
+    partner_consents, templates,
 };
 use crate::store::Job;
 
@@ -150,6 +150,30 @@ async fn mailings_tick(app: &App, sender: &mut delivery::Sender) -> usize {
     }
 }
 
+/// Runs the next import that is due, to its end; errors are logged, the loop goes on.
+async fn imports_tick(app: &App) -> usize {
+    match imports::run_next(app).await {
+        Ok(ran) => usize::from(ran),
+        Err(e) => {
+            tracing::error!(error = %e, "import failed; it resumes later");
+            0
+        }
+    }
+}
+
+/// The import loop of `handbill serve`: imports run beside mail and automations, one at a
+/// time per node, until `shutdown` turns true.
+async fn run_imports(app: App, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        if imports_tick(&app).await == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
 /// Runs the automation steps that are due; errors are logged, the loop goes on.
 async fn automations_tick(app: &App, engine: &mut automation_engine::Engine) -> usize {
     match engine.tick(app).await {
@@ -170,7 +194,8 @@ pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError
     loop {
         let n = automations_tick(app, &mut engine).await
             + run_batch(app, "inline", app.config.worker_concurrency).await?
-            + mailings_tick(app, &mut sender).await;
+            + mailings_tick(app, &mut sender).await
+            + imports_tick(app).await;
         if n == 0 {
             return Ok(total);
         }
@@ -256,6 +281,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
         tracing::error!(error = %e, "could not recover the messages in flight");
     }
     let sender = tokio::spawn(send_mailings(app.clone(), shutdown.clone()));
+    let importer = tokio::spawn(run_imports(app.clone(), shutdown.clone()));
     tracing::info!(%worker, "workers started");
     let mut last_purge = 0;
     let mut engine = automation_engine::Engine::default();
@@ -292,6 +318,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
         }
     }
     let _ = sender.await;
+    let _ = importer.await;
     tracing::info!("workers stopped");
 }
 

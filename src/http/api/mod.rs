@@ -4,6 +4,7 @@ pub(crate) mod automations;
 mod catalog;
 mod checkout;
 mod contacts;
+mod imports;
 mod lists;
 mod mailinglijst;
 mod mailings;
@@ -37,7 +38,7 @@ use crate::app::App;
         checkout::optins, checkout::widget, checkout::answers, partner::consents, partner::optouts,
         automations::index, automations::create, automations::show, automations::update, automations::publish, automations::participations,
         automations::participation, automations::trigger, automations::stop, automations::stop_participation,
-        sms_gateway::show, sms_gateway::save, sms_gateway::delete),
+        sms_gateway::show, sms_gateway::save, sms_gateway::delete, imports::create, imports::show, imports::index),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
         contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
@@ -57,9 +58,11 @@ use crate::app::App;
         crate::services::automations::AutomationInput, crate::services::automations::AutomationView, crate::services::automations::TriggerRequest,
         crate::domain::automation::FieldInput, crate::services::automations::StopRequest, crate::services::automations::Stopped,
         crate::services::automations::ParticipationView, crate::services::automations::TriggerInput,
-        crate::services::sms_gateways::GatewayInput, crate::services::sms_gateways::GatewayView)),
+        crate::services::sms_gateways::GatewayInput, crate::services::sms_gateways::GatewayView,
+        crate::services::imports::ImportView, crate::services::imports::RowErrorView, crate::domain::import::MappingInput,
+        crate::domain::import::ConsentInput)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"))
 )]
 pub struct ApiDoc;
 
@@ -81,6 +84,8 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 /// The largest product synchronisation body (10,000 products with long titles).
 const PRODUCT_SYNC_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Import uploads go to disk as they arrive; this bounds the disk a single upload may take.
+const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024 * 1024;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -224,6 +229,13 @@ pub fn router() -> Router<App> {
             "/api/v1/automations/participations/{id}/stop",
             post(automations::stop_participation),
         )
+        .route(
+            "/api/v1/imports",
+            get(imports::index)
+                .post(imports::create)
+                .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/api/v1/imports/{id}", get(imports::show))
         .route(
             "/api/v1/sms-gateway",
             get(sms_gateway::show)

@@ -1,0 +1,637 @@
+//! Contact imports (the Deployteq row): a CSV file with a column mapping becomes contacts,
+//! attributes, tags and — on the consent basis the import gives — subscriptions. The file is
+//! kept as a copy and read as a stream in chunks; each chunk is written in one transaction
+//! with the import's resume point, so an import that was stopped goes on where it was and
+//! counts no row twice. Bad rows are reported with their line and reason; the rest goes in
+//! (or nothing, when the import says all-or-nothing).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::optins::{ConsentMode, RegisterRequest};
+use super::tokens::Principal;
+use super::{OrNotFound, ServiceError, ServiceResult};
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::domain::import::{
+    detect_delimiter, locate_columns, read_row, ConsentBasis, Encoding, Mapping, MappingInput, Row,
+    RowError, Target,
+};
+use crate::domain::ledger::Evidence;
+use crate::domain::{FieldError, Scope, ValidationError};
+use crate::store::{Chunk, ChunkCounts, ImportRow, NewImport, IMPORT_LEASE_MS};
+
+/// Rows per transaction.
+const CHUNK_ROWS: usize = 2_000;
+/// Refused rows stored per import (all are counted).
+const MAX_STORED_ERRORS: i64 = 1_000;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ImportView {
+    pub id: i64,
+    /// queued, running, done or failed
+    pub status: String,
+    pub file_name: String,
+    pub file_size: i64,
+    /// Data rows handled so far (the header not counted).
+    pub rows_read: i64,
+    pub inserted: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    /// Rows the mode left out (insert: existing contacts; update: new ones).
+    pub skipped: i64,
+    pub failed: i64,
+    /// Rows whose contact got a new subscription (asserted) or a confirmation mail (confirm).
+    pub subscribed: i64,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The first refused rows, by line.
+    pub errors: Vec<RowErrorView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RowErrorView {
+    pub line: i64,
+    pub column: String,
+    pub code: String,
+    pub message: String,
+}
+
+pub async fn view(app: &App, i: &ImportRow) -> ServiceResult<ImportView> {
+    let errors = app
+        .store
+        .import_errors(i.org_id, i.id, 100)
+        .await?
+        .into_iter()
+        .map(|e| RowErrorView {
+            line: e.line,
+            column: e.column_name,
+            code: e.code,
+            message: e.message,
+        })
+        .collect();
+    Ok(ImportView {
+        id: i.id,
+        status: i.status.clone(),
+        file_name: i.file_name.clone(),
+        file_size: i.file_size,
+        rows_read: i.rows_read,
+        inserted: i.inserted,
+        updated: i.updated,
+        unchanged: i.unchanged,
+        skipped: i.skipped,
+        failed: i.failed,
+        subscribed: i.subscribed,
+        error: i.error.clone(),
+        created_at: rfc3339(i.created_at),
+        started_at: i.started_at.map(rfc3339),
+        finished_at: i.finished_at.map(rfc3339),
+        errors,
+    })
+}
+
+pub async fn get(app: &App, who: &Principal, id: i64) -> ServiceResult<ImportView> {
+    who.require(Scope::ImportsWrite)?;
+    let i = app
+        .store
+        .import(who.org_id, id)
+        .await
+        .or_not_found("import")?;
+    view(app, &i).await
+}
+
+pub async fn list(app: &App, who: &Principal) -> ServiceResult<Vec<ImportView>> {
+    who.require(Scope::ImportsWrite)?;
+    let mut out = Vec::new();
+    for i in app.store.imports(who.org_id, 100).await? {
+        out.push(view(app, &i).await?);
+    }
+    Ok(out)
+}
+
+/// Where the copies of imported files live.
+pub fn files_dir(app: &App, org_id: i64) -> PathBuf {
+    app.config.data_dir.join("imports").join(org_id.to_string())
+}
+
+/// Size and SHA-256 (hex) of a file, read as a stream.
+pub fn fingerprint(path: &Path) -> std::io::Result<(i64, String)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0i64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as i64;
+        h.update(&buf[..n]);
+    }
+    Ok((size, hex::encode(h.finalize())))
+}
+
+/// The opt-ins the mapping subscribes to, by key: (list id, double opt-in).
+async fn optin_lists(
+    app: &App,
+    org_id: i64,
+    mapping: &Mapping,
+) -> ServiceResult<HashMap<String, i64>> {
+    let mut out = HashMap::new();
+    let mut errors = Vec::new();
+    for c in &mapping.columns {
+        let Target::Optin(key) = &c.target else {
+            continue;
+        };
+        match super::found(app.store.list_by_key(org_id, key).await)? {
+            Some(l) => {
+                if l.double_optin && matches!(mapping.consent, Some(ConsentBasis::Asserted { .. }))
+                {
+                    errors.push(FieldError::new(
+                        format!("columns.{}", c.header),
+                        "confirmation_required",
+                        format!("opt-in '{key}' needs each person's own confirmation: use the consent basis confirm"),
+                    ));
+                }
+                out.insert(key.clone(), l.id);
+            }
+            None => errors.push(FieldError::new(
+                format!("columns.{}", c.header),
+                "unknown_optin",
+                format!("there is no opt-in '{key}'"),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ValidationError(errors).into())
+    }
+}
+
+/// A CSV reader over the file with the mapping's (or the detected) delimiter, and its header
+/// cells.
+fn open_csv(
+    path: &Path,
+    mapping: &Mapping,
+) -> Result<(csv::Reader<BufReader<File>>, Vec<String>), String> {
+    let file = File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    let mut reader = BufReader::new(file);
+    let delimiter = match mapping.delimiter {
+        Some(d) => d,
+        None => {
+            let mut first = Vec::new();
+            reader
+                .read_until(b'\n', &mut first)
+                .map_err(|e| format!("cannot read the file: {e}"))?;
+            reader
+                .seek(SeekFrom::Start(0))
+                .map_err(|e| format!("cannot read the file: {e}"))?;
+            detect_delimiter(&first)
+        }
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(reader);
+    let headers = csv
+        .byte_headers()
+        .map_err(|e| format!("the header line cannot be read: {e}"))?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let h = if i == 0 {
+                h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+            } else {
+                h
+            };
+            decode(h, mapping.encoding)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    Ok((csv, headers))
+}
+
+fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
+    match encoding {
+        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_string),
+        Encoding::Windows1252 => Some(
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+                .into_owned(),
+        ),
+    }
+}
+
+/// Checks a mapping against the organisation's opt-ins and the file's header line.
+pub async fn check(
+    app: &App,
+    org_id: i64,
+    input: &MappingInput,
+    path: &Path,
+) -> ServiceResult<Mapping> {
+    let mapping = input.check()?;
+    optin_lists(app, org_id, &mapping).await?;
+    let (_, headers) =
+        open_csv(path, &mapping).map_err(|e| ValidationError::single("file", "unreadable", e))?;
+    locate_columns(&mapping, &headers)?;
+    Ok(mapping)
+}
+
+/// Registers an import of a file that is already in its place under [`files_dir`]; the
+/// workers (or the caller, with [`run`]) do the rest.
+pub async fn create(
+    app: &App,
+    who: &Principal,
+    origin: &str,
+    file_name: &str,
+    path: &Path,
+    input: &MappingInput,
+) -> ServiceResult<ImportRow> {
+    who.require(Scope::ImportsWrite)?;
+    if let Err(e) = check(app, who.org_id, input, path).await {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    let (file_size, file_sha256) =
+        fingerprint(path).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let row = app
+        .store
+        .create_import(
+            &NewImport {
+                org_id: who.org_id,
+                origin: origin.into(),
+                file_name: file_name.chars().take(255).collect(),
+                file_path: path.display().to_string(),
+                file_size,
+                file_sha256,
+                mapping: serde_json::to_string(input)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                created_by: who
+                    .token()
+                    .map(|t| format!("token:{t}"))
+                    .unwrap_or_else(|| "cli".into()),
+            },
+            app.now(),
+        )
+        .await?;
+    tracing::info!(org = who.org_id, import = row.id, file = %row.file_name, "import queued");
+    Ok(row)
+}
+
+/// Takes the next import that is due (queued, or left running by a node that stopped) and
+/// runs it; returns whether there was one.
+pub async fn run_next(app: &App) -> ServiceResult<bool> {
+    let Some(i) = app
+        .store
+        .claim_import(None, app.now(), IMPORT_LEASE_MS)
+        .await?
+    else {
+        return Ok(false);
+    };
+    run(app, i, &mut |_| true).await?;
+    Ok(true)
+}
+
+/// How a run ended.
+enum Ended {
+    Done,
+    /// The import as a whole cannot go on (an unreadable file), with the reason.
+    Failed(String),
+    /// The caller stopped it; it resumes from its last chunk.
+    Paused,
+}
+
+/// Runs a claimed import to its end; `progress` hears the import after each chunk and may
+/// stop it there (false), to be resumed later. A failure of the import itself (an unreadable
+/// file) ends it as failed; a storage failure leaves it to be resumed.
+pub async fn run(
+    app: &App,
+    i: ImportRow,
+    progress: &mut (dyn FnMut(&ImportRow) -> bool + Send),
+) -> ServiceResult<ImportRow> {
+    let (org_id, id) = (i.org_id, i.id);
+    match run_chunks(app, &i, progress).await {
+        Ok(Ended::Paused) => return Ok(app.store.import(org_id, id).await?),
+        Ok(Ended::Done) => app.store.finish_import(org_id, id, None, app.now()).await?,
+        Ok(Ended::Failed(reason)) => {
+            tracing::warn!(org = org_id, import = id, %reason, "import failed");
+            app.store
+                .finish_import(org_id, id, Some(&reason), app.now())
+                .await?
+        }
+        Err(e) => return Err(e),
+    }
+    let done = app.store.import(org_id, id).await?;
+    tracing::info!(
+        org = org_id,
+        import = id,
+        rows = done.rows_read,
+        inserted = done.inserted,
+        updated = done.updated,
+        failed = done.failed,
+        "import finished"
+    );
+    Ok(done)
+}
+
+/// The rows of a chunk that can be written, and those refused.
+type ReadChunk = (Vec<Row>, Vec<RowError>);
+
+/// Reads the next chunk: checked rows (one per contact key, the last one winning) and the
+/// refused ones; None at the end of the file.
+fn next_chunk(
+    csv: &mut csv::Reader<BufReader<File>>,
+    mapping: &Mapping,
+    columns: &[(usize, &crate::domain::import::Column)],
+) -> Result<Option<ReadChunk>, String> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut refused = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    let mut n = 0;
+    while n < CHUNK_ROWS {
+        match csv.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(format!("the file cannot be read as CSV: {e}")),
+        }
+        n += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let cells: Option<Vec<String>> =
+            record.iter().map(|c| decode(c, mapping.encoding)).collect();
+        let Some(cells) = cells else {
+            refused.push(RowError {
+                line,
+                column: "row".into(),
+                code: "invalid_encoding",
+                message: "the row is not UTF-8 (set the import's encoding to windows-1252)".into(),
+            });
+            continue;
+        };
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        match read_row(line, &cells, columns) {
+            Ok(r) => rows.push(r),
+            Err(e) => refused.push(e),
+        }
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    // A contact twice in one chunk: the later line wins, the earlier is reported.
+    let key = |r: &Row| match mapping.match_on {
+        crate::domain::import::MatchOn::Email => r.email.clone(),
+        crate::domain::import::MatchOn::ExternalId => r.external_id.clone(),
+    };
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(k) = key(r) {
+            last.insert(k, i);
+        }
+    }
+    let mut kept = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        match key(&r) {
+            None => refused.push(RowError {
+                line: r.line,
+                column: "row".into(),
+                code: "key_required",
+                message: match mapping.match_on {
+                    crate::domain::import::MatchOn::Email => "the row has no e-mail address".into(),
+                    crate::domain::import::MatchOn::ExternalId => {
+                        "the row has no external id".into()
+                    }
+                },
+            }),
+            Some(k) if last.get(&k) != Some(&i) => refused.push(RowError {
+                line: r.line,
+                column: "row".into(),
+                code: "duplicate_row",
+                message: "a later line has the same contact; that line is imported".into(),
+            }),
+            Some(_) => kept.push(r),
+        }
+    }
+    Ok(Some((kept, refused)))
+}
+
+/// Runs the chunks.
+async fn run_chunks(
+    app: &App,
+    i: &ImportRow,
+    progress: &mut (dyn FnMut(&ImportRow) -> bool + Send),
+) -> ServiceResult<Ended> {
+    let input: MappingInput = match serde_json::from_str(&i.mapping) {
+        Ok(m) => m,
+        Err(e) => {
+            return Ok(Ended::Failed(format!(
+                "the stored mapping cannot be read: {e}"
+            )))
+        }
+    };
+    let mapping = match input.check() {
+        Ok(m) => m,
+        Err(e) => return Ok(Ended::Failed(e.to_string())),
+    };
+    let lists = match optin_lists(app, i.org_id, &mapping).await {
+        Ok(l) => l,
+        Err(ServiceError::Validation(e)) => return Ok(Ended::Failed(e.to_string())),
+        Err(e) => return Err(e),
+    };
+    let path = PathBuf::from(&i.file_path);
+    let (mut csv, headers) = match open_csv(&path, &mapping) {
+        Ok(x) => x,
+        Err(e) => return Ok(Ended::Failed(e)),
+    };
+    let columns = match locate_columns(&mapping, &headers) {
+        Ok(c) => c,
+        Err(e) => return Ok(Ended::Failed(e.to_string())),
+    };
+    let text_columns: Vec<(&'static str, bool)> = mapping
+        .columns
+        .iter()
+        .filter_map(|c| match c.target {
+            Target::Field(f) => Some((f, c.clear)),
+            Target::Language => Some(("language", c.clear)),
+            _ => None,
+        })
+        .collect();
+    if mapping.all_or_nothing && i.rows_read == 0 {
+        let mut bad = Vec::new();
+        let mut failed = 0i64;
+        loop {
+            match next_chunk(&mut csv, &mapping, &columns) {
+                Ok(Some((_, refused))) => {
+                    failed += refused.len() as i64;
+                    let room = (MAX_STORED_ERRORS as usize).saturating_sub(bad.len());
+                    bad.extend(refused.into_iter().take(room));
+                }
+                Ok(None) => break,
+                Err(e) => return Ok(Ended::Failed(e)),
+            }
+        }
+        if failed > 0 {
+            app.store.record_import_errors(i.org_id, i.id, &bad).await?;
+            return Ok(Ended::Failed(format!(
+                "{failed} rows are bad; nothing was imported (all_or_nothing)"
+            )));
+        }
+        let (c, _) = match open_csv(&path, &mapping) {
+            Ok(x) => x,
+            Err(e) => return Ok(Ended::Failed(e)),
+        };
+        csv = c;
+    }
+    // Resume after the rows a previous run committed.
+    let mut skip = i.rows_read;
+    let mut record = csv::ByteRecord::new();
+    while skip > 0 {
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => skip -= 1,
+            Ok(false) => break,
+            Err(e) => {
+                return Ok(Ended::Failed(format!(
+                    "the file cannot be read as CSV: {e}"
+                )))
+            }
+        }
+    }
+    let consent_mode = match &mapping.consent {
+        Some(ConsentBasis::Asserted { .. }) => ConsentMode::Asserted,
+        _ => ConsentMode::Confirm,
+    };
+    let note = match &mapping.consent {
+        Some(ConsentBasis::Asserted { note }) => Some(note.clone()),
+        _ => None,
+    };
+    let mut stored_errors = i.failed;
+    loop {
+        let (rows, refused) = match next_chunk(&mut csv, &mapping, &columns) {
+            Ok(Some(x)) => x,
+            Ok(None) => break,
+            Err(e) => return Ok(Ended::Failed(e)),
+        };
+        let guids: Vec<String> = rows.iter().map(|_| super::contacts::new_guid()).collect();
+        let subscribes = rows.iter().any(|r| !r.optins.is_empty());
+        let now = app.now();
+        let outcome = app
+            .store
+            .write_import_chunk(&Chunk {
+                org_id: i.org_id,
+                import_id: i.id,
+                match_on: mapping.match_on,
+                mode: mapping.mode,
+                columns: &text_columns,
+                rows: &rows,
+                refused: &refused,
+                guids: &guids,
+                keep_errors: stored_errors < MAX_STORED_ERRORS,
+                commit_progress: !subscribes,
+                now,
+            })
+            .await?;
+        stored_errors += outcome.counts.failed;
+        if subscribes {
+            let mut counts: ChunkCounts = outcome.counts.clone();
+            counts.subscribed = subscribe(
+                app,
+                i,
+                &rows,
+                &outcome.contacts,
+                consent_mode,
+                note.as_deref(),
+                &lists,
+            )
+            .await?;
+            app.store
+                .import_progress(i.org_id, i.id, &counts, app.now() + IMPORT_LEASE_MS)
+                .await?;
+        }
+        let now_row = app.store.import(i.org_id, i.id).await?;
+        if !progress(&now_row) {
+            return Ok(Ended::Paused);
+        }
+    }
+    Ok(Ended::Done)
+}
+
+/// Subscribes the chunk's contacts to the opt-ins their rows name, through the opt-in
+/// service (the ledger, double opt-in mails and the rule that a subscriber never falls back
+/// to pending all apply); returns how many contacts it changed.
+async fn subscribe(
+    app: &App,
+    i: &ImportRow,
+    rows: &[Row],
+    contacts: &[(usize, i64)],
+    mode: ConsentMode,
+    note: Option<&str>,
+    lists: &HashMap<String, i64>,
+) -> ServiceResult<i64> {
+    let ids: Vec<i64> = contacts
+        .iter()
+        .filter(|(r, _)| !rows[*r].optins.is_empty())
+        .map(|(_, id)| *id)
+        .collect();
+    let emails: HashMap<i64, String> = app
+        .store
+        .contacts_by_ids(i.org_id, &ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.email))
+        .collect();
+    let scope = match mode {
+        ConsentMode::Asserted => Scope::ConsentAssert,
+        ConsentMode::Confirm => Scope::OptinRegister,
+    };
+    let who = Principal::internal(i.org_id, scope);
+    let mut changed = 0;
+    for (r, id) in contacts {
+        let row = &rows[*r];
+        if row.optins.is_empty() {
+            continue;
+        }
+        let Some(email) = emails.get(id) else {
+            continue;
+        };
+        debug_assert!(row.optins.iter().all(|k| lists.contains_key(k)));
+        let evidence = Evidence {
+            source: "import".into(),
+            actor: i.created_by.clone(),
+            token_id: None,
+            ip: None,
+            user_agent: None,
+            text_shown: None,
+            context: Some(
+                json!({"import": i.id, "file": i.file_name, "line": row.line, "note": note})
+                    .to_string(),
+            ),
+        };
+        let outcome = super::optins::register(
+            app,
+            &who,
+            &RegisterRequest {
+                email: email.clone(),
+                optins: row.optins.clone(),
+                consent: mode,
+                ..RegisterRequest::default()
+            },
+            evidence,
+        )
+        .await?;
+        if !outcome.changed.is_empty() {
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
