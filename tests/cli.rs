@@ -13,7 +13,8 @@ both_backends!(
     operator_flow,
     mailing_commands,
     mlkey_and_sandbox_commands,
-    partner_commands
+    partner_commands,
+    import_commands
 );
 
 /// Runs the binary in `dir` with a clean HANDBILL_* environment plus `env`.
@@ -1083,5 +1084,73 @@ async fn partner_commands(backend: Backend) {
     fails(
         &run(&["partner", "unschedule", "--org", "venue", "1"]),
         "not found",
+    );
+}
+
+async fn import_commands(backend: Backend) {
+    let Some((config, dir)) = support::test_config(backend).await else {
+        return;
+    };
+    let app = handbill::app::App::open(config.clone()).await.unwrap();
+    handbill::services::orgs::create_org(&app, "venue", "Venue", None)
+        .await
+        .unwrap();
+    app.store.close().await;
+    let db = config.database_url.clone().unwrap();
+    let data = config.data_dir.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database-url", db.as_str(), "--data-dir", data.as_str()];
+        all.extend_from_slice(args);
+        handbill(dir.path(), &all, &[], None)
+    };
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "mail;naam;stad\nann@example.org;Ann;Utrecht\nbroken;Bob;\ncas@example.org;Cas;Zwolle\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("mapping.json"),
+        r#"{"columns": {"mail": "email", "naam": "first_name", "stad": "city"}}"#,
+    )
+    .unwrap();
+    let out = ok(&run(&[
+        "import",
+        "contacts",
+        "people.csv",
+        "--org",
+        "venue",
+        "--mapping",
+        "mapping.json",
+    ]));
+    assert!(
+        out.contains(
+            "import 1: done — 3 rows: 2 inserted, 0 updated, 0 unchanged, 0 skipped, 1 refused"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("line 3: mail invalid_email"), "{out}");
+    let out = ok(&run(&["import", "show", "1", "--org", "venue"]));
+    assert!(out.contains("2 inserted"), "{out}");
+    // A finished import cannot be resumed; a mapping naming a missing column is refused.
+    fails(
+        &run(&["import", "resume", "1", "--org", "venue"]),
+        "finished",
+    );
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"{"columns": {"E-mail": "email"}}"#,
+    )
+    .unwrap();
+    fails(
+        &run(&[
+            "import",
+            "contacts",
+            "people.csv",
+            "--org",
+            "venue",
+            "--mapping",
+            "bad.json",
+        ]),
+        "columns.E-mail: the file has no column with this name",
     );
 }

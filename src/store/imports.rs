@@ -152,9 +152,15 @@ fn key_of(match_on: MatchOn, r: &Row) -> Option<&str> {
     }
 }
 
-fn numbered(first: usize, n: usize) -> String {
+/// `n` placeholders from `first` on. SQLite gets anonymous `?` (bound in order): sqlx looks
+/// a numbered parameter up by name, and SQLite finds a name by walking the list of all of
+/// them, which makes a statement with thousands of `$N` quadratic.
+fn numbered(dialect: Dialect, first: usize, n: usize) -> String {
     (first..first + n)
-        .map(|i| format!("${i}"))
+        .map(|i| match dialect {
+            Dialect::Sqlite => "?".to_string(),
+            Dialect::Postgres => format!("${i}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -182,11 +188,11 @@ fn attributes_json(r: &Row, with_nulls: bool) -> Option<String> {
 
 /// The SQL that inserts `n` new contacts with the chunk's columns; parameters per row:
 /// org, guid, email, external_id, the columns, attributes, now (created), now (updated).
-fn insert_sql(columns: &[(&'static str, bool)], n: usize) -> String {
+fn insert_sql(dialect: Dialect, columns: &[(&'static str, bool)], n: usize) -> String {
     let per_row = 7 + columns.len();
     let names: String = columns.iter().map(|(c, _)| format!(", {c}")).collect();
     let values: Vec<String> = (0..n)
-        .map(|i| format!("({})", numbered(1 + i * per_row, per_row)))
+        .map(|i| format!("({})", numbered(dialect, 1 + i * per_row, per_row)))
         .collect();
     format!(
         "INSERT INTO contacts (org_id, guid, email, external_id{names}, attributes, created_at, updated_at) \
@@ -209,7 +215,7 @@ fn update_sql(
     names.extend(columns.iter().map(|(c, _)| *c));
     names.push("attributes");
     let values: Vec<String> = (0..n)
-        .map(|i| format!("({})", numbered(1 + i * per_row, per_row)))
+        .map(|i| format!("({})", numbered(dialect, 1 + i * per_row, per_row)))
         .collect();
     let distinct = match dialect {
         Dialect::Sqlite => "IS NOT",
@@ -253,11 +259,12 @@ fn update_sql(
         .collect();
     let assignments: Vec<String> = sets.iter().map(|(c, e)| format!("{c} = {e}")).collect();
     format!(
-        "WITH v ({}) AS (VALUES {}) UPDATE contacts SET {}, updated_at = ${now} FROM v \
+        "WITH v ({}) AS (VALUES {}) UPDATE contacts SET {}, updated_at = {} FROM v \
          WHERE contacts.id = v.id AND ({})",
         names.join(", "),
         values.join(", "),
         assignments.join(", "),
+        numbered(dialect, now, 1),
         changed.join(" OR ")
     )
 }
@@ -458,8 +465,9 @@ impl Store {
             let mut existing: HashMap<String, i64> = HashMap::new();
             for part in keys.chunks(ROWS_PER_STATEMENT * 4) {
                 let sql = format!(
-                    "SELECT {key_col}, id FROM contacts WHERE org_id = $1 AND {key_col} IN ({})",
-                    numbered(2, part.len())
+                    "SELECT {key_col}, id FROM contacts WHERE org_id = {} AND {key_col} IN ({})",
+                    numbered(dialect, 1, 1),
+                    numbered(dialect, 2, part.len())
                 );
                 let mut q =
                     sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(c.org_id);
@@ -487,7 +495,7 @@ impl Store {
             // New contacts.
             for part in new_rows.chunks(ROWS_PER_STATEMENT) {
                 sqlx::query("SAVEPOINT chunk").execute(&mut *tx).await?;
-                let sql = insert_sql(c.columns, part.len());
+                let sql = insert_sql(dialect, c.columns, part.len());
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for &i in part {
                     q = bind_new!(q, i);
@@ -512,7 +520,9 @@ impl Store {
                         for &i in part {
                             sqlx::query("SAVEPOINT one").execute(&mut *tx).await?;
                             let q = bind_new!(
-                                sqlx::query_as(sqlx::AssertSqlSafe(insert_sql(c.columns, 1))),
+                                sqlx::query_as(sqlx::AssertSqlSafe(insert_sql(
+                                    dialect, c.columns, 1
+                                ))),
                                 i
                             );
                             match q.fetch_one(&mut *tx).await {
@@ -631,15 +641,15 @@ impl Store {
                 .collect();
             for part in tags.chunks(ROWS_PER_STATEMENT * 2) {
                 let values: Vec<String> = (0..part.len())
-                    .map(|i| format!("($1, ${}, ${})", 2 + i * 2, 3 + i * 2))
+                    .map(|i| format!("({})", numbered(dialect, 1 + i * 3, 3)))
                     .collect();
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES {} ON CONFLICT DO NOTHING",
                     values.join(", ")
                 )))
-                .bind(c.org_id);
+                ;
                 for (id, t) in part {
-                    q = q.bind(*id).bind(t.as_str());
+                    q = q.bind(c.org_id).bind(*id).bind(t.as_str());
                 }
                 q.execute(&mut *tx).await?;
             }
