@@ -14,7 +14,8 @@ both_backends!(
     mailing_commands,
     mlkey_and_sandbox_commands,
     partner_commands,
-    import_commands
+    import_commands,
+    linkparam_commands
 );
 
 /// Runs the binary in `dir` with a clean HANDBILL_* environment plus `env`.
@@ -1153,4 +1154,52 @@ async fn import_commands(backend: Backend) {
         ]),
         "columns.E-mail: the file has no column with this name",
     );
+}
+
+async fn linkparam_commands(backend: Backend) {
+    let Some((config, dir)) = support::test_config(backend).await else {
+        return;
+    };
+    let app = handbill::app::App::open(config.clone()).await.unwrap();
+    handbill::services::orgs::create_org(&app, "venue", "Venue", None)
+        .await
+        .unwrap();
+    app.store.close().await;
+    let db = config.database_url.clone().unwrap();
+    let data = config.data_dir.to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database-url", db.as_str(), "--data-dir", data.as_str()];
+        all.extend_from_slice(args);
+        handbill(dir.path(), &all, &[], None)
+    };
+    let out = ok(&run(&[
+        "linkparam",
+        "set",
+        "--org",
+        "venue",
+        "--field",
+        "external_id",
+        "--field",
+        "email",
+    ]));
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let key = shown["key"].as_str().unwrap().to_string();
+    assert_eq!(
+        ok(&run(&["linkparam", "key", "--org", "venue"])).trim(),
+        key
+    );
+    let k = handbill::domain::link_param::parse_key(&key).unwrap();
+    let token = handbill::domain::link_param::seal(&k, br#"{"email":"ann@example.org"}"#);
+    let out = ok(&run(&["linkparam", "decrypt", "--org", "venue", &token]));
+    assert_eq!(out.trim(), r#"{"email":"ann@example.org"}"#);
+    fails(
+        &run(&["linkparam", "decrypt", "--org", "venue", "garbage"]),
+        "not made with the organisation's key",
+    );
+    fails(
+        &run(&["linkparam", "set", "--org", "venue", "--field", "password"]),
+        "fields[0]: one of id, guid",
+    );
+    ok(&run(&["linkparam", "off", "--org", "venue"]));
+    fails(&run(&["linkparam", "key", "--org", "venue"]), "not found");
 }

@@ -262,9 +262,9 @@ async fn all_or_nothing_and_resume(backend: Backend) {
             .unwrap();
     assert_eq!(res.status(), 404, "nothing was written");
 
-    // 5,000 rows: the import stops after its first chunk (its node died), and resumes.
+    // 25,000 rows: the import stops after its first chunk (its node died), and resumes.
     let mut csv = String::from("email,n\n");
-    for n in 0..5000 {
+    for n in 0..25_000 {
         csv.push_str(&format!("c{n}@example.org,{n}\n"));
     }
     let res = e
@@ -287,22 +287,22 @@ async fn all_or_nothing_and_resume(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(paused.status, "running");
-    assert_eq!(paused.rows_read, 2000);
+    assert_eq!(paused.rows_read, 10_000);
     // Its lease still holds: nobody else takes it.
     run_until_idle(&e.t.app).await.unwrap();
     assert_eq!(
         e.get(&format!("/api/v1/imports/{id}")).await["rows_read"],
-        2000
+        10_000
     );
     e.t.clock.advance_ms(6 * 60_000);
     run_until_idle(&e.t.app).await.unwrap();
     let i = e.get(&format!("/api/v1/imports/{id}")).await;
     assert_eq!(i["status"], "done");
-    assert_eq!(i["rows_read"], 5000);
-    assert_eq!(counts(&i), [5000, 0, 0, 0, 0, 0], "{i}");
+    assert_eq!(i["rows_read"], 25_000);
+    assert_eq!(counts(&i), [25_000, 0, 0, 0, 0, 0], "{i}");
     assert_eq!(
-        e.contact_by_email("c4999@example.org").await["attributes"]["n"],
-        "4999"
+        e.contact_by_email("c24999@example.org").await["attributes"]["n"],
+        "24999"
     );
 }
 

@@ -87,9 +87,7 @@ async fn run_one(app: &App, org_id: i64, id: i64) -> anyhow::Result<ExitCode> {
         bail!("import {id} is finished, or another node is running it");
     };
     // Lines in the file, for the bar (the header is not a row).
-    let lines = std::fs::read(&row.file_path)
-        .map(|b| memchr::memchr_iter(b'\n', &b).count().saturating_sub(1))
-        .unwrap_or(0) as u64;
+    let lines = count_lines(&row.file_path).saturating_sub(1);
     let bar = ProgressBar::new(lines);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  eta {eta}  {msg}")
@@ -126,4 +124,21 @@ async fn summary(app: &App, i: &ImportRow) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Lines in a file, read as a stream.
+fn count_lines(path: &str) -> u64 {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return 0;
+    };
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    while let Ok(read) = f.read(&mut buf) {
+        if read == 0 {
+            break;
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..read]).count() as u64;
+    }
+    n
 }

@@ -2,6 +2,7 @@
 //! may stand before or after a subcommand's own arguments.
 
 mod import;
+mod linkparam;
 mod mailing;
 mod manage;
 mod mlkey;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Import contacts from CSV files
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// The encrypted link parameter click redirects add for the venue's website
+    #[command(subcommand)]
+    Linkparam(linkparam::LinkparamCommand),
 }
 
 #[derive(Debug, Subcommand)]

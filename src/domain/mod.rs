@@ -11,6 +11,7 @@ pub mod import;
 pub mod ip;
 pub mod language;
 pub mod ledger;
+pub mod link_param;
 pub mod list_code;
 pub mod list_key;
 pub mod mailing;

@@ -5,6 +5,7 @@
 //! counts no row twice. Bad rows are reported with their line and reason; the rest goes in
 //! (or nothing, when the import says all-or-nothing).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -28,7 +29,7 @@ use crate::domain::{FieldError, Scope, ValidationError};
 use crate::store::{Chunk, ChunkCounts, ImportRow, NewImport, IMPORT_LEASE_MS};
 
 /// Rows per transaction.
-const CHUNK_ROWS: usize = 2_000;
+const CHUNK_ROWS: usize = 10_000;
 /// Refused rows stored per import (all are counted).
 const MAX_STORED_ERRORS: i64 = 1_000;
 
@@ -223,14 +224,14 @@ fn open_csv(
     Ok((csv, headers))
 }
 
-fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
+/// A cell as text (borrowed when it is UTF-8 already); None when it is not valid UTF-8.
+fn decode(bytes: &[u8], encoding: Encoding) -> Option<Cow<'_, str>> {
     match encoding {
-        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_string),
+        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
         Encoding::Windows1252 => Some(
             encoding_rs::WINDOWS_1252
                 .decode_without_bom_handling(bytes)
-                .0
-                .into_owned(),
+                .0,
         ),
     }
 }
@@ -369,7 +370,7 @@ fn next_chunk(
         }
         n += 1;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let cells: Option<Vec<String>> =
+        let cells: Option<Vec<Cow<str>>> =
             record.iter().map(|c| decode(c, mapping.encoding)).collect();
         let Some(cells) = cells else {
             refused.push(RowError {
@@ -380,7 +381,7 @@ fn next_chunk(
             });
             continue;
         };
-        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        let cells: Vec<&str> = cells.iter().map(|c| c.as_ref()).collect();
         match read_row(line, &cells, columns) {
             Ok(r) => rows.push(r),
             Err(e) => refused.push(e),

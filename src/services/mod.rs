@@ -11,6 +11,7 @@ pub mod consent;
 pub mod contacts;
 pub mod delivery;
 pub mod imports;
+pub mod link_params;
 pub mod links;
 pub mod list_codes;
 pub mod lists;

@@ -1,4 +1,5 @@
-//! Open and click tracking and "view in browser". Links are signed per message, so a
+//! Open and click tracking and "view in browser"; click redirects carry the organisation's
+//! encrypted link parameter when it has one. Links are signed per message, so a
 //! redirect only ever goes to a URL of the mailing itself (no open redirect), and nothing
 //! about a forged or unknown link is revealed. Security scanners that fetch every link of a
 //! mail are recorded but flagged, and the statistics leave them out.
@@ -109,7 +110,9 @@ pub async fn click(
         return Ok(None);
     };
     record(app, &d, EventKind::Click, Some(idx), user_agent).await?;
-    Ok(Some(url))
+    Ok(Some(
+        super::link_params::decorate(app, d.org_id, d.contact_id, url).await?,
+    ))
 }
 
 /// Records a click on a signed link of an automation e-mail and returns its target; None
@@ -124,10 +127,15 @@ pub async fn signed_click(
     let Some((org_id, delivery_id, url)) = links::verify_url(&key, token) else {
         return Ok(None);
     };
-    if let Some(d) = found(app.store.delivery(org_id, delivery_id).await)? {
-        record(app, &d, EventKind::Click, None, user_agent).await?;
+    match found(app.store.delivery(org_id, delivery_id).await)? {
+        Some(d) => {
+            record(app, &d, EventKind::Click, None, user_agent).await?;
+            Ok(Some(
+                super::link_params::decorate(app, d.org_id, d.contact_id, url).await?,
+            ))
+        }
+        None => Ok(Some(url)),
     }
-    Ok(Some(url))
 }
 
 /// The HTML of a message as its recipient got it, without tracking; None when the link is

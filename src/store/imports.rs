@@ -552,21 +552,32 @@ impl Store {
                     Err(e) => return Err(e.into()),
                 };
                 out.counts.inserted += inserted.len() as i64;
+                // RETURNING promises no order: rows are found again by their key.
+                let by_key: HashMap<&str, usize> = part
+                    .iter()
+                    .filter_map(|&i| key_of(c.match_on, &c.rows[i]).map(|k| (k, i)))
+                    .collect();
                 for (id, email, ext) in inserted {
                     let key = match c.match_on {
                         MatchOn::Email => Some(email),
                         MatchOn::ExternalId => ext,
                     };
-                    if let Some(i) = part
-                        .iter()
-                        .copied()
-                        .find(|&i| key_of(c.match_on, &c.rows[i]) == key.as_deref())
-                    {
+                    if let Some(&i) = key.as_deref().and_then(|k| by_key.get(k)) {
                         out.contacts.push((i, id));
                     }
                 }
             }
-            // Matched contacts: only what changed is written.
+            // Matched contacts: only what changed is written. PostgreSQL is told to join the
+            // chunk's rows to contacts by their primary key: with statistics that lag behind
+            // a large import it would otherwise hash the whole table for every statement.
+            if dialect == Dialect::Postgres && !matched.is_empty() {
+                sqlx::query("SET LOCAL enable_hashjoin = off")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SET LOCAL enable_mergejoin = off")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for part in matched.chunks(ROWS_PER_STATEMENT) {
                 sqlx::query("SAVEPOINT chunk").execute(&mut *tx).await?;
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(update_sql(

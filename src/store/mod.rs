@@ -10,6 +10,7 @@ mod contacts;
 mod deliveries;
 mod imports;
 mod jobs;
+mod link_params;
 mod lists;
 mod mailinglijst;
 mod mailings;
@@ -47,6 +48,7 @@ pub use imports::{
     Chunk, ChunkCounts, ChunkOutcome, ImportErrorRow, ImportRow, NewImport, IMPORT_LEASE_MS,
 };
 pub use jobs::{Job, JobCounts};
+pub use link_params::LinkParamRow;
 pub use lists::{ListRow, ListText, ListWithTexts, NewList};
 pub use mailinglijst::{
     AddressWrite, AddressWritten, BounceRow, ContactCodeRow, ListCodeRow, MlAccountRow, MlKeyRow,
@@ -299,7 +301,13 @@ impl Store {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(base.clone().create_if_missing(true))
+            // The one writer keeps more of the indexes in memory (SQLite's default is 2 MB):
+            // bulk writes (imports, mailing plans) touch every index of the contacts.
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .pragma("cache_size", "-32768"),
+            )
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         // An in-memory database exists only on its one connection: reads share it.

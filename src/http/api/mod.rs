@@ -5,6 +5,7 @@ mod catalog;
 mod checkout;
 mod contacts;
 mod imports;
+mod link_parameter;
 mod lists;
 mod mailinglijst;
 mod mailings;
@@ -38,7 +39,8 @@ use crate::app::App;
         checkout::optins, checkout::widget, checkout::answers, partner::consents, partner::optouts,
         automations::index, automations::create, automations::show, automations::update, automations::publish, automations::participations,
         automations::participation, automations::trigger, automations::stop, automations::stop_participation,
-        sms_gateway::show, sms_gateway::save, sms_gateway::delete, imports::create, imports::show, imports::index),
+        sms_gateway::show, sms_gateway::save, sms_gateway::delete, imports::create, imports::show, imports::index,
+        link_parameter::show, link_parameter::save, link_parameter::delete),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
         contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
@@ -60,9 +62,10 @@ use crate::app::App;
         crate::services::automations::ParticipationView, crate::services::automations::TriggerInput,
         crate::services::sms_gateways::GatewayInput, crate::services::sms_gateways::GatewayView,
         crate::services::imports::ImportView, crate::services::imports::RowErrorView, crate::domain::import::MappingInput,
-        crate::domain::import::ConsentInput)),
+        crate::domain::import::ConsentInput, crate::services::link_params::LinkParamInput,
+        crate::services::link_params::LinkParamView)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"), (name = "link parameter"))
 )]
 pub struct ApiDoc;
 
@@ -236,6 +239,12 @@ pub fn router() -> Router<App> {
                 .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/api/v1/imports/{id}", get(imports::show))
+        .route(
+            "/api/v1/link-parameter",
+            get(link_parameter::show)
+                .put(link_parameter::save)
+                .delete(link_parameter::delete),
+        )
         .route(
             "/api/v1/sms-gateway",
             get(sms_gateway::show)
