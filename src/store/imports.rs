@@ -448,7 +448,27 @@ impl Store {
                 q.bind(attributes_json(r, true))
             }};
         }
+        // A statement of its own, and the undoing of a savepoint.
+        macro_rules! exec {
+            ($tx:ident, $sql:expr) => {
+                sqlx::query($sql).execute(&mut *$tx).await?
+            };
+        }
+        macro_rules! undo {
+            ($tx:ident, $name:literal) => {
+                exec!($tx, concat!("ROLLBACK TO SAVEPOINT ", $name));
+                exec!($tx, concat!("RELEASE SAVEPOINT ", $name));
+            };
+        }
         let out = write_tx!(self, |tx| {
+            // Every statement of a chunk finds contacts by an index. While a large import
+            // grows the table, PostgreSQL's statistics lag behind and it would scan the whole
+            // table (and hash it for the update) for every statement: it is told not to.
+            if dialect == Dialect::Postgres {
+                exec!(tx, "SET LOCAL enable_seqscan = off");
+                exec!(tx, "SET LOCAL enable_hashjoin = off");
+                exec!(tx, "SET LOCAL enable_mergejoin = off");
+            }
             let mut out = ChunkOutcome::default();
             out.counts.rows = (c.rows.len() + c.refused.len()) as i64;
             out.errors.extend(c.refused.iter().cloned());
@@ -494,7 +514,7 @@ impl Store {
             }
             // New contacts.
             for part in new_rows.chunks(ROWS_PER_STATEMENT) {
-                sqlx::query("SAVEPOINT chunk").execute(&mut *tx).await?;
+                exec!(tx, "SAVEPOINT chunk");
                 let sql = insert_sql(dialect, c.columns, part.len());
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for &i in part {
@@ -504,21 +524,14 @@ impl Store {
                     q.fetch_all(&mut *tx).await;
                 let inserted = match inserted {
                     Ok(rows) => {
-                        sqlx::query("RELEASE SAVEPOINT chunk")
-                            .execute(&mut *tx)
-                            .await?;
+                        exec!(tx, "RELEASE SAVEPOINT chunk");
                         rows
                     }
                     Err(e) if is_unique_violation(&e) => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT chunk")
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("RELEASE SAVEPOINT chunk")
-                            .execute(&mut *tx)
-                            .await?;
+                        undo!(tx, "chunk");
                         let mut rows = Vec::new();
                         for &i in part {
-                            sqlx::query("SAVEPOINT one").execute(&mut *tx).await?;
+                            exec!(tx, "SAVEPOINT one");
                             let q = bind_new!(
                                 sqlx::query_as(sqlx::AssertSqlSafe(insert_sql(
                                     dialect, c.columns, 1
@@ -527,9 +540,7 @@ impl Store {
                             );
                             match q.fetch_one(&mut *tx).await {
                                 Ok(row) => {
-                                    sqlx::query("RELEASE SAVEPOINT one")
-                                        .execute(&mut *tx)
-                                        .await?;
+                                    exec!(tx, "RELEASE SAVEPOINT one");
                                     rows.push(row);
                                 }
                                 Err(e) => {
@@ -537,12 +548,7 @@ impl Store {
                                     if !matches!(e, StoreError::Conflict(_)) {
                                         return Err(e);
                                     }
-                                    sqlx::query("ROLLBACK TO SAVEPOINT one")
-                                        .execute(&mut *tx)
-                                        .await?;
-                                    sqlx::query("RELEASE SAVEPOINT one")
-                                        .execute(&mut *tx)
-                                        .await?;
+                                    undo!(tx, "one");
                                     out.errors.push(conflict_error(&c.rows[i], &e));
                                 }
                             }
@@ -567,19 +573,9 @@ impl Store {
                     }
                 }
             }
-            // Matched contacts: only what changed is written. PostgreSQL is told to join the
-            // chunk's rows to contacts by their primary key: with statistics that lag behind
-            // a large import it would otherwise hash the whole table for every statement.
-            if dialect == Dialect::Postgres && !matched.is_empty() {
-                sqlx::query("SET LOCAL enable_hashjoin = off")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("SET LOCAL enable_mergejoin = off")
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // Matched contacts: only what changed is written.
             for part in matched.chunks(ROWS_PER_STATEMENT) {
-                sqlx::query("SAVEPOINT chunk").execute(&mut *tx).await?;
+                exec!(tx, "SAVEPOINT chunk");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(update_sql(
                     dialect,
                     c.match_on,
@@ -591,22 +587,15 @@ impl Store {
                 }
                 let (changed, written) = match q.bind(c.now).execute(&mut *tx).await {
                     Ok(r) => {
-                        sqlx::query("RELEASE SAVEPOINT chunk")
-                            .execute(&mut *tx)
-                            .await?;
+                        exec!(tx, "RELEASE SAVEPOINT chunk");
                         out.contacts.extend(part.iter().copied());
                         (r.rows_affected() as i64, part.len() as i64)
                     }
                     Err(e) if is_unique_violation(&e) => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT chunk")
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("RELEASE SAVEPOINT chunk")
-                            .execute(&mut *tx)
-                            .await?;
+                        undo!(tx, "chunk");
                         let (mut changed, mut written) = (0, 0);
                         for &p in part {
-                            sqlx::query("SAVEPOINT one").execute(&mut *tx).await?;
+                            exec!(tx, "SAVEPOINT one");
                             let q = bind_matched!(
                                 sqlx::query(sqlx::AssertSqlSafe(update_sql(
                                     dialect, c.match_on, c.columns, 1
@@ -615,9 +604,7 @@ impl Store {
                             );
                             match q.bind(c.now).execute(&mut *tx).await {
                                 Ok(r) => {
-                                    sqlx::query("RELEASE SAVEPOINT one")
-                                        .execute(&mut *tx)
-                                        .await?;
+                                    exec!(tx, "RELEASE SAVEPOINT one");
                                     out.contacts.push(p);
                                     changed += r.rows_affected() as i64;
                                     written += 1;
@@ -627,12 +614,7 @@ impl Store {
                                     if !matches!(e, StoreError::Conflict(_)) {
                                         return Err(e);
                                     }
-                                    sqlx::query("ROLLBACK TO SAVEPOINT one")
-                                        .execute(&mut *tx)
-                                        .await?;
-                                    sqlx::query("RELEASE SAVEPOINT one")
-                                        .execute(&mut *tx)
-                                        .await?;
+                                    undo!(tx, "one");
                                     out.errors.push(conflict_error(&c.rows[p.0], &e));
                                 }
                             }
