@@ -517,7 +517,13 @@ async fn run_chunks(
         _ => None,
     };
     let mut stored_errors = i.failed;
+    let mut chunks = 0u64;
     loop {
+        // Statistics that fit the growing table (PostgreSQL), now and then.
+        if chunks.is_multiple_of(5) {
+            app.store.analyze_contacts().await?;
+        }
+        chunks += 1;
         let (rows, refused) = match next_chunk(&mut csv, &mapping, &columns) {
             Ok(Some(x)) => x,
             Ok(None) => break,

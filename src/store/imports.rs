@@ -399,6 +399,18 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes PostgreSQL's statistics of the contacts (a no-op on SQLite): a large import
+    /// grows the table faster than autovacuum notices, and plans made for a small table scan
+    /// it whole.
+    pub async fn analyze_contacts(&self) -> StoreResult<()> {
+        if let Store::Postgres(pg) = self {
+            sqlx::query("ANALYZE contacts, contact_tags")
+                .execute(pg)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Stores refused rows without writing anything else (an all-or-nothing import's check).
     pub async fn record_import_errors(
         &self,
