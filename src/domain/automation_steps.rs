@@ -175,6 +175,36 @@ pub fn parse_time_of_day(s: &str) -> Option<i64> {
         .then_some((h * 3600 + m * 60) * 1000)
 }
 
+/// Why a templated request URL (an HTTP step's, the SMS gateway's) cannot be one: an http(s)
+/// address of at most 2,000 characters whose template compiles. `variables` lists what the
+/// template may use, for the message.
+pub fn url_template_problem(field: &str, url: &str, variables: &str) -> Option<FieldError> {
+    let lower = url.trim().to_ascii_lowercase();
+    if url.len() > 2000 || !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Some(FieldError::new(
+            field,
+            "invalid_url",
+            format!("an http(s) address of at most 2000 characters; it may hold {variables}"),
+        ));
+    }
+    crate::mail::template::check("text", url)
+        .err()
+        .map(|e| FieldError::new(field, "invalid_template", e.located()))
+}
+
+/// Whether a name can be a request header's: 1 to 100 of `A-Z a-z 0-9 - _`.
+pub fn header_name_ok(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+}
+
+/// Whether a text can be a request header's value: at most 2,000 bytes, no control characters.
+pub fn header_value_ok(value: &str) -> bool {
+    value.len() <= 2000 && !value.chars().any(|c| c.is_control())
+}
+
 /// Parses a steps document (JSON array) into steps; errors name the step.
 pub fn parse_steps(v: &Value) -> Result<Vec<Step>, ValidationError> {
     let Some(items) = v.as_array() else {
@@ -352,17 +382,8 @@ pub fn validate_steps(steps: &[Step]) -> Result<(), ValidationError> {
                 if !matches!(method.as_str(), "GET" | "POST" | "PUT") {
                     err("method", "invalid_method", "GET, POST or PUT".into());
                 }
-                let lower = url.trim_start().to_ascii_lowercase();
-                if url.len() > 2000
-                    || !(lower.starts_with("https://") || lower.starts_with("http://"))
-                {
-                    err(
-                        "url",
-                        "invalid_url",
-                        "an http(s) address of at most 2000 characters; it may hold {{ … }}".into(),
-                    );
-                } else if let Err(e) = crate::mail::template::check("text", url) {
-                    err("url", "invalid_template", e.located());
+                if let Some(e) = url_template_problem("url", url, "{{ … }}") {
+                    err("url", e.code, e.message);
                 }
                 if headers.len() > MAX_HEADERS {
                     err(
@@ -372,11 +393,7 @@ pub fn validate_steps(steps: &[Step]) -> Result<(), ValidationError> {
                     );
                 }
                 for (name, value) in headers {
-                    let name_ok = !name.is_empty()
-                        && name.len() <= 100
-                        && name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+                    let name_ok = header_name_ok(name)
                         && !["host", "content-length", "transfer-encoding", "connection"]
                             .contains(&name.to_ascii_lowercase().as_str());
                     if !name_ok {
@@ -385,7 +402,7 @@ pub fn validate_steps(steps: &[Step]) -> Result<(), ValidationError> {
                             "invalid_header",
                             format!("'{name}' is not a header this step may set"),
                         );
-                    } else if value.len() > 2000 || value.chars().any(|c| c.is_control()) {
+                    } else if !header_value_ok(value) {
                         err(
                             "headers",
                             "invalid_header",

@@ -392,6 +392,16 @@ pub struct Row {
     pub optins: Vec<String>,
 }
 
+impl Row {
+    /// The value the row finds its contact by.
+    pub fn key(&self, match_on: MatchOn) -> Option<&str> {
+        match match_on {
+            MatchOn::Email => self.email.as_deref(),
+            MatchOn::ExternalId => self.external_id.as_deref(),
+        }
+    }
+}
+
 /// Why a row was not imported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {

@@ -391,10 +391,7 @@ fn next_chunk(
         return Ok(None);
     }
     // A contact twice in one chunk: the later line wins, the earlier is reported.
-    let key = |r: &Row| match mapping.match_on {
-        crate::domain::import::MatchOn::Email => r.email.clone(),
-        crate::domain::import::MatchOn::ExternalId => r.external_id.clone(),
-    };
+    let key = |r: &Row| r.key(mapping.match_on).map(String::from);
     let mut last: HashMap<String, usize> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
         if let Some(k) = key(r) {

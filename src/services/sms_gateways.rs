@@ -11,6 +11,7 @@ use super::tokens::Principal;
 use super::{OrNotFound, ServiceResult};
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::domain::automation_steps::{header_name_ok, header_value_ok, url_template_problem};
 use crate::domain::validation::{text, Collector};
 use crate::domain::{FieldError, Scope};
 use crate::mail::template::{check, render_text};
@@ -74,15 +75,8 @@ pub async fn get(app: &App, who: &Principal) -> ServiceResult<GatewayView> {
 pub async fn save(app: &App, who: &Principal, req: &GatewayInput) -> ServiceResult<GatewayView> {
     who.require(Scope::AutomationsWrite)?;
     let mut c = Collector::default();
-    let lower = req.url.trim().to_ascii_lowercase();
-    if req.url.len() > 2000 || !(lower.starts_with("https://") || lower.starts_with("http://")) {
-        c.push(FieldError::new(
-            "url",
-            "invalid_url",
-            "an http(s) address of at most 2000 characters; it may hold {{ to }}, {{ text }}, {{ sender }}",
-        ));
-    } else if let Err(e) = check("text", &req.url) {
-        c.push(FieldError::new("url", "invalid_template", e.located()));
+    if let Some(e) = url_template_problem("url", &req.url, "{{ to }}, {{ text }}, {{ sender }}") {
+        c.push(e);
     }
     let method = req.method.as_deref().unwrap_or("POST").to_ascii_uppercase();
     if !matches!(method.as_str(), "GET" | "POST" | "PUT") {
@@ -96,14 +90,7 @@ pub async fn save(app: &App, who: &Principal, req: &GatewayInput) -> ServiceResu
         c.push(FieldError::new("headers", "too_many", "at most 20 headers"));
     }
     for (name, value) in &req.headers {
-        let ok = !name.is_empty()
-            && name.len() <= 100
-            && name
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "-_".contains(ch))
-            && value.len() <= 2000
-            && !value.chars().any(|ch| ch.is_control());
-        if !ok {
+        if !header_name_ok(name) || !header_value_ok(value) {
             c.push(FieldError::new(
                 "headers",
                 "invalid_header",

@@ -76,6 +76,7 @@ impl Store {
             Store::Sqlite(_) => "",
             Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         };
+        let start_one = START.replace("{who}", "c.id = $7");
         let n = write_tx!(self, |tx| {
             let events: Vec<AutomationEventRow> = sqlx::query_as(safe!(
                 "SELECT id, org_id, contact_id, kind, list_id, tag FROM automation_events ORDER BY id LIMIT $1{lock}"
@@ -85,7 +86,7 @@ impl Store {
             .await?;
             for e in &events {
                 for entry in entries(e) {
-                    sqlx::query(safe!("{}", START.replace("{who}", "c.id = $7")))
+                    sqlx::query(safe!("{start_one}"))
                         .bind(e.org_id)
                         .bind(entry.automation_id)
                         .bind(entry.version)

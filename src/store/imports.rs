@@ -145,13 +145,6 @@ const IMPORT_COLUMNS: &str = "org_id, id, origin, file_name, file_path, file_siz
 /// Rows per statement (SQLite takes at most 32,766 parameters in one).
 const ROWS_PER_STATEMENT: usize = 500;
 
-fn key_of(match_on: MatchOn, r: &Row) -> Option<&str> {
-    match match_on {
-        MatchOn::Email => r.email.as_deref(),
-        MatchOn::ExternalId => r.external_id.as_deref(),
-    }
-}
-
 /// `n` placeholders from `first` on. SQLite gets anonymous `?` (bound in order): sqlx looks
 /// a numbered parameter up by name, and SQLite finds a name by walking the list of all of
 /// them, which makes a statement with thousands of `$N` quadratic.
@@ -489,11 +482,7 @@ impl Store {
                 MatchOn::Email => "email",
                 MatchOn::ExternalId => "external_id",
             };
-            let keys: Vec<&str> = c
-                .rows
-                .iter()
-                .filter_map(|r| key_of(c.match_on, r))
-                .collect();
+            let keys: Vec<&str> = c.rows.iter().filter_map(|r| r.key(c.match_on)).collect();
             let mut existing: HashMap<String, i64> = HashMap::new();
             for part in keys.chunks(ROWS_PER_STATEMENT * 4) {
                 let sql = format!(
@@ -511,7 +500,7 @@ impl Store {
             let mut new_rows = Vec::new();
             let mut matched = Vec::new();
             for (i, r) in c.rows.iter().enumerate() {
-                match key_of(c.match_on, r).and_then(|k| existing.get(k)) {
+                match r.key(c.match_on).and_then(|k| existing.get(k)) {
                     Some(id) if c.mode != Mode::Insert => matched.push((i, *id)),
                     Some(_) => out.counts.skipped += 1,
                     None if c.mode == Mode::Update => out.counts.skipped += 1,
@@ -573,7 +562,7 @@ impl Store {
                 // RETURNING promises no order: rows are found again by their key.
                 let by_key: HashMap<&str, usize> = part
                     .iter()
-                    .filter_map(|&i| key_of(c.match_on, &c.rows[i]).map(|k| (k, i)))
+                    .filter_map(|&i| c.rows[i].key(c.match_on).map(|k| (k, i)))
                     .collect();
                 for (id, email, ext) in inserted {
                     let key = match c.match_on {
