@@ -108,6 +108,9 @@ pub struct Config {
     /// loopback and link-local addresses (a CRM on the venue's own network). Off by default,
     /// so that no one who may edit automations can reach the server's own network.
     pub outbound_private_networks: bool,
+    /// The folder below which folder sources (drop folders, export destinations) live;
+    /// a source names a folder relative to it. Defaults to `DATA_DIR/folders`.
+    pub folder_root: Option<PathBuf>,
     /// Log filter (`info`, `handbill=debug,info`, …).
     pub log: String,
 }
@@ -149,6 +152,7 @@ impl Default for Config {
             bounce_domain: None,
             scanner_window_secs: 10,
             outbound_private_networks: false,
+            folder_root: None,
             soft_bounce_limit: 3,
             bounce_listen: None,
             mail_provider: None,
@@ -327,6 +331,13 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("handbill.db").display()))
+    }
+
+    /// Where folder sources live (see `folder_root`).
+    pub fn folder_root(&self) -> PathBuf {
+        self.folder_root
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("folders"))
     }
 
     pub fn public_url(&self) -> String {

@@ -9,6 +9,7 @@ pub mod http;
 pub mod mail;
 pub mod services;
 pub mod store;
+pub mod transfer;
 pub mod workers;
 
 pub use app::App;

@@ -41,6 +41,7 @@ pub async fn run(config: Config, command: Command) -> anyhow::Result<ExitCode> {
         Command::Oauth(cmd) => oauth(&App::open(config).await?, cmd).await,
         Command::Import(cmd) => super::import::run(&App::open(config).await?, cmd).await,
         Command::Linkparam(cmd) => super::linkparam::run(&App::open(config).await?, cmd).await,
+        Command::Source(cmd) => super::exchange::source(&App::open(config).await?, cmd).await,
     }
 }
 

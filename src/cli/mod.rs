@@ -1,6 +1,7 @@
 //! The `handbill` command line. `--data-dir`, `--database-url` and `--config` are global and
 //! may stand before or after a subcommand's own arguments.
 
+mod exchange;
 mod import;
 mod linkparam;
 mod mailing;
@@ -76,7 +77,7 @@ pub enum Command {
     /// Products (events, performances) from the ticket system
     #[command(subcommand)]
     Product(partners::ProductCommand),
-    /// Export data to a file
+    /// Exports: run an export definition, or a partner's consents to a file
     #[command(subcommand)]
     Export(partners::ExportCommand),
     /// OAuth 1.0a consumers of the Spotler-style /integrationservice routes
@@ -88,6 +89,9 @@ pub enum Command {
     /// The encrypted link parameter click redirects add for the venue's website
     #[command(subcommand)]
     Linkparam(linkparam::LinkparamCommand),
+    /// Sources: drop folders and SFTP servers
+    #[command(subcommand)]
+    Source(exchange::SourceCommand),
 }
 
 #[derive(Debug, Subcommand)]

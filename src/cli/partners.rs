@@ -127,6 +127,12 @@ pub enum ProductCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
+    /// Run an export definition now and print where its file went
+    Run {
+        id: i64,
+        #[arg(long)]
+        org: String,
+    },
     /// A partner's consents and withdrawals with their proof, as CSV or JSON
     PartnerConsents {
         #[arg(long)]
@@ -353,13 +359,16 @@ pub async fn product(app: &App, cmd: ProductCommand) -> anyhow::Result<ExitCode>
 }
 
 pub async fn export(app: &App, cmd: ExportCommand) -> anyhow::Result<ExitCode> {
-    let ExportCommand::PartnerConsents {
-        org,
-        partner,
-        since,
-        format,
-        out,
-    } = cmd;
+    let (org, partner, since, format, out) = match cmd {
+        ExportCommand::Run { id, org } => return super::exchange::run_export(app, id, &org).await,
+        ExportCommand::PartnerConsents {
+            org,
+            partner,
+            since,
+            format,
+            out,
+        } => (org, partner, since, format, out),
+    };
     let org = orgs::org_by_slug(app, &org).await?;
     let partner = partners::by_key(app, org.id, &partner).await?;
     let from = since.as_deref().map(since_ms).transpose()?;

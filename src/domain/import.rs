@@ -33,8 +33,12 @@ pub struct MappingInput {
     /// Needed when a column subscribes to an opt-in.
     #[serde(default)]
     pub consent: Option<ConsentInput>,
+    /// The trigger code of a published automation: every contact a row writes starts in it,
+    /// with the `automationfield:NAME` columns as its automation fields.
+    #[serde(default)]
+    pub automation: Option<String>,
     /// File column → target: `email`, `external_id`, a contact field (`first_name`, `city`,
-    /// `language`, …), `attributes.NAME`, `tags`, or `optin:KEY`; or an object
+    /// `language`, …), `attributes.NAME`, `tags`, `optin:KEY` or `automationfield:NAME`; or an object
     /// `{"to": TARGET, "empty": "keep"|"clear", "type": "text"|"number"|"date"|"boolean"}`.
     #[schema(value_type = Object)]
     pub columns: BTreeMap<String, Value>,
@@ -87,6 +91,8 @@ pub enum Target {
     Attribute(String, AttrType),
     Tags,
     Optin(String),
+    /// `automationfield:NAME`: a field of the automation the import starts.
+    AutomationField(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -113,6 +119,16 @@ pub struct Mapping {
     pub all_or_nothing: bool,
     pub consent: Option<ConsentBasis>,
     pub columns: Vec<Column>,
+    /// The trigger code of an automation to start for every written row's contact.
+    pub automation: Option<String>,
+}
+
+/// An automation field's name: 1 to 64 of `A-Z a-z 0-9 _ - .` (as the trigger API takes them).
+pub fn automation_field_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
 }
 
 /// Contact text columns an import may write (besides e-mail and external id).
@@ -130,6 +146,10 @@ fn parse_target(s: &str) -> Option<Target> {
         "language" => Target::Language,
         "tags" => Target::Tags,
         _ => {
+            if let Some(name) = s.strip_prefix("automationfield:") {
+                return automation_field_name_ok(name)
+                    .then(|| Target::AutomationField(name.to_string()));
+            }
             if let Some(key) = s.strip_prefix("optin:") {
                 return (!key.is_empty()).then(|| Target::Optin(key.to_string()));
             }
@@ -265,7 +285,7 @@ impl MappingInput {
                 err(
                     f,
                     "unknown_target",
-                    "email, external_id, a contact field, language, attributes.NAME, tags or optin:KEY",
+                    "email, external_id, a contact field, language, attributes.NAME, tags, optin:KEY or automationfield:NAME",
                 );
                 continue;
             };
@@ -299,6 +319,13 @@ impl MappingInput {
                     f.clone(),
                     "duplicate_target",
                     "another column has this target",
+                );
+            }
+            if matches!(target, Target::AutomationField(_)) && self.automation.is_none() {
+                err(
+                    f.clone(),
+                    "automation_required",
+                    "automation fields need the automation the import starts (automation)",
                 );
             }
             if matches!(target, Target::Optin(_)) && self.consent.is_none() {
@@ -342,6 +369,7 @@ impl MappingInput {
                 all_or_nothing: self.all_or_nothing,
                 consent,
                 columns,
+                automation: self.automation.clone(),
             })
         } else {
             Err(ValidationError(errors))
@@ -390,6 +418,8 @@ pub struct Row {
     pub tags: Vec<String>,
     /// Opt-in keys this row subscribes to.
     pub optins: Vec<String>,
+    /// (name, value) of the automation the import starts.
+    pub automation_fields: Vec<(String, String)>,
 }
 
 impl Row {
@@ -577,6 +607,12 @@ pub fn read_row(line: u64, cells: &[&str], columns: &[(usize, &Column)]) -> Resu
                     )
                 })?;
                 row.tags.extend(tags);
+            }
+            Target::AutomationField(name) => {
+                if raw.chars().count() > 2000 {
+                    return Err(bad(c, "too_long", "at most 2000 characters".into()));
+                }
+                row.automation_fields.push((name.clone(), raw.to_string()));
             }
             Target::Optin(key) => match truthy(raw) {
                 Some(true) => row.optins.push(key.clone()),

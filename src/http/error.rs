@@ -88,6 +88,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Missing { code, message } => {
                 Self::new(StatusCode::NOT_FOUND, code, message.clone())
             }
+            ServiceError::Upstream { code, message } => {
+                Self::new(StatusCode::BAD_GATEWAY, code, message.clone())
+            }
             ServiceError::Conflict { field, message } => Self {
                 status: StatusCode::CONFLICT,
                 code: "conflict",

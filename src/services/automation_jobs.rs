@@ -450,6 +450,7 @@ pub async fn send_email(app: &App, org_id: i64, job: &StepJob) -> Result<(), Sen
                 one_click: true,
             }),
             track_clicks: true,
+            automation_id: Some(l.automation.id),
         },
     )
     .await

@@ -398,7 +398,12 @@ pub struct TriggerRequest {
 }
 
 /// The published automation whose trigger code this is, or a 404 with `unknown_trigger`.
-async fn published(app: &App, org_id: i64, code: &str) -> ServiceResult<(AutomationRow, i64)> {
+/// The published automation with a trigger code, and its published version.
+pub(crate) async fn published(
+    app: &App,
+    org_id: i64,
+    code: &str,
+) -> ServiceResult<(AutomationRow, i64)> {
     let unknown = || ServiceError::Missing {
         code: "unknown_trigger",
         message: "no published automation has this trigger code".into(),

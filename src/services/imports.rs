@@ -20,13 +20,14 @@ use super::tokens::Principal;
 use super::{OrNotFound, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::domain::automation::AutomationField;
 use crate::domain::import::{
     detect_delimiter, locate_columns, read_row, ConsentBasis, Encoding, Mapping, MappingInput, Row,
     RowError, Target,
 };
 use crate::domain::ledger::Evidence;
 use crate::domain::{FieldError, Scope, ValidationError};
-use crate::store::{Chunk, ChunkCounts, ImportRow, NewImport, IMPORT_LEASE_MS};
+use crate::store::{Chunk, ChunkCounts, ChunkStart, ImportRow, NewImport, IMPORT_LEASE_MS};
 
 /// Rows per transaction.
 const CHUNK_ROWS: usize = 10_000;
@@ -50,6 +51,8 @@ pub struct ImportView {
     pub failed: i64,
     /// Rows whose contact got a new subscription (asserted) or a confirmation mail (confirm).
     pub subscribed: i64,
+    /// Participations started in the mapping's automation (a CSV trigger).
+    pub started: i64,
     pub error: Option<String>,
     pub created_at: String,
     pub started_at: Option<String>,
@@ -91,6 +94,7 @@ pub async fn view(app: &App, i: &ImportRow) -> ServiceResult<ImportView> {
         skipped: i.skipped,
         failed: i.failed,
         subscribed: i.subscribed,
+        started: i.started,
         error: i.error.clone(),
         created_at: rfc3339(i.created_at),
         started_at: i.started_at.map(rfc3339),
@@ -245,6 +249,13 @@ pub async fn check(
 ) -> ServiceResult<Mapping> {
     let mapping = input.check()?;
     optin_lists(app, org_id, &mapping).await?;
+    if let Some(code) = &mapping.automation {
+        if let Err(ServiceError::Missing { message, .. }) =
+            super::automations::published(app, org_id, code).await
+        {
+            return Err(ValidationError::single("automation", "unknown_trigger", message).into());
+        }
+    }
     let (_, headers) =
         open_csv(path, &mapping).map_err(|e| ValidationError::single("file", "unreadable", e))?;
     locate_columns(&mapping, &headers)?;
@@ -447,6 +458,16 @@ async fn run_chunks(
         Err(ServiceError::Validation(e)) => return Ok(Ended::Failed(e.to_string())),
         Err(e) => return Err(e),
     };
+    let automation = match &mapping.automation {
+        None => None,
+        Some(code) => match super::automations::published(app, i.org_id, code).await {
+            Ok((a, version)) => Some((a.id, version, a.reentry == "single")),
+            Err(ServiceError::Missing { message, .. }) => {
+                return Ok(Ended::Failed(format!("automation '{code}': {message}")))
+            }
+            Err(e) => return Err(e),
+        },
+    };
     let path = PathBuf::from(&i.file_path);
     let (mut csv, headers) = match open_csv(&path, &mapping) {
         Ok(x) => x,
@@ -528,6 +549,10 @@ async fn run_chunks(
         };
         let guids: Vec<String> = rows.iter().map(|_| super::contacts::new_guid()).collect();
         let subscribes = rows.iter().any(|r| !r.optins.is_empty());
+        let fields: Vec<String> = match automation {
+            Some(_) => rows.iter().map(automation_fields).collect(),
+            None => Vec::new(),
+        };
         let now = app.now();
         let outcome = app
             .store
@@ -542,6 +567,12 @@ async fn run_chunks(
                 guids: &guids,
                 keep_errors: stored_errors < MAX_STORED_ERRORS,
                 commit_progress: !subscribes,
+                start: automation.map(|(automation_id, version, single)| ChunkStart {
+                    automation_id,
+                    version,
+                    single,
+                    fields: &fields,
+                }),
                 now,
             })
             .await?;
@@ -568,6 +599,24 @@ async fn run_chunks(
         }
     }
     Ok(Ended::Done)
+}
+
+/// A row's automation fields as a participation stores them (text fields).
+fn automation_fields(r: &Row) -> String {
+    let fields: Vec<AutomationField> = r
+        .automation_fields
+        .iter()
+        .map(|(name, value)| AutomationField {
+            name: name.clone(),
+            kind: "STRING".into(),
+            values: if value.is_empty() {
+                Vec::new()
+            } else {
+                vec![value.clone()]
+            },
+        })
+        .collect();
+    serde_json::to_string(&fields).unwrap_or_else(|_| "[]".into())
 }
 
 /// Subscribes the chunk's contacts to the opt-ins their rows name, through the opt-in

@@ -1,6 +1,7 @@
 //! Use cases. Every entry point (native API, compat APIs, CLI, admin UI, imports) calls these
 //! functions, so behaviour is the same whichever way a request arrives.
 
+pub mod activity;
 pub mod automation_engine;
 pub mod automation_jobs;
 pub mod automation_triggers;
@@ -10,6 +11,7 @@ pub mod checkout;
 pub mod consent;
 pub mod contacts;
 pub mod delivery;
+pub mod exports;
 pub mod imports;
 pub mod link_params;
 pub mod links;
@@ -31,6 +33,7 @@ pub mod rate_limit;
 pub mod segments;
 pub mod sms_gateways;
 pub mod sns;
+pub mod sources;
 pub mod template_vars;
 pub mod templates;
 pub mod tokens;
@@ -61,6 +64,10 @@ pub enum ServiceError {
     Forbidden(&'static str),
     #[error("storage failure: {0}")]
     Store(StoreError),
+    /// A system we talk to (an SFTP server) failed or could not be reached; the message says
+    /// why, for the person who set it up.
+    #[error("{message}")]
+    Upstream { code: &'static str, message: String },
     #[error("too many requests; retry in {0:?}")]
     RateLimited(std::time::Duration),
     #[error("{0}")]

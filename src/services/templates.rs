@@ -259,6 +259,7 @@ pub async fn send_tx(app: &App, org_id: i64, req: &TxRequest) -> ServiceResult<T
             rendered,
             list_unsubscribe: None,
             track_clicks: false,
+            automation_id: None,
         },
     )
     .await?;
@@ -273,6 +274,8 @@ pub struct OneMessage {
     pub list_unsubscribe: Option<crate::mail::ListUnsubscribe>,
     /// Send the http(s) links of the HTML (but our own) through click tracking.
     pub track_clicks: bool,
+    /// The automation the message belongs to (the activity log names it).
+    pub automation_id: Option<i64>,
 }
 
 /// The HTML with every http(s) link that is not one of ours going through `/t/u/…`, which
@@ -337,7 +340,7 @@ pub async fn queue_rendered(
         .store
         .queue_tx_message(
             org_id,
-            t.id,
+            (t.id, m.automation_id),
             contact.id,
             TX_JOB,
             TX_MAX_ATTEMPTS,

@@ -72,11 +72,13 @@ async fn record(
     kind: EventKind,
     link_idx: Option<i64>,
     user_agent: Option<&str>,
+    url: Option<&str>,
 ) -> ServiceResult<()> {
     let now = app.now();
     let window = i64::from(app.config.scanner_window_secs) * 1000;
     let ev = NewEvent {
         link_idx,
+        detail: url.map(str::to_string),
         flagged: is_scanner(user_agent, d.sent_at, now, window),
         ..NewEvent::for_delivery(d, kind, "tracking")
     };
@@ -87,7 +89,7 @@ async fn record(
 /// Records an open (the pixel answers the same whatever the token).
 pub async fn open(app: &App, token: &str, user_agent: Option<&str>) -> ServiceResult<()> {
     if let Some((d, _)) = delivery_of(app, "o", token, 2).await? {
-        record(app, &d, EventKind::Open, None, user_agent).await?;
+        record(app, &d, EventKind::Open, None, user_agent, None).await?;
     }
     Ok(())
 }
@@ -109,7 +111,7 @@ pub async fn click(
     let Some(url) = found(app.store.mailing_link(d.org_id, mailing_id, idx).await)? else {
         return Ok(None);
     };
-    record(app, &d, EventKind::Click, Some(idx), user_agent).await?;
+    record(app, &d, EventKind::Click, Some(idx), user_agent, None).await?;
     Ok(Some(
         super::link_params::decorate(app, d.org_id, d.contact_id, url).await?,
     ))
@@ -129,7 +131,7 @@ pub async fn signed_click(
     };
     match found(app.store.delivery(org_id, delivery_id).await)? {
         Some(d) => {
-            record(app, &d, EventKind::Click, None, user_agent).await?;
+            record(app, &d, EventKind::Click, None, user_agent, Some(&url)).await?;
             Ok(Some(
                 super::link_params::decorate(app, d.org_id, d.contact_id, url).await?,
             ))

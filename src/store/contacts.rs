@@ -36,6 +36,39 @@ pub struct ContactRow {
 }
 
 impl ContactRow {
+    /// A field by its name (as exports and the API name them); Null for an unknown name.
+    pub fn field_value(&self, name: &str) -> serde_json::Value {
+        use serde_json::Value;
+        let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
+        match name {
+            "id" => self.id.into(),
+            "guid" => self.guid.clone().into(),
+            "email" => self.email.clone().into(),
+            "external_id" => text(&self.external_id),
+            "first_name" => text(&self.first_name),
+            "name_prefix" => text(&self.name_prefix),
+            "last_name" => text(&self.last_name),
+            "organisation" => text(&self.organisation),
+            "gender" => serde_json::to_value(Gender::from_code(self.gender)).unwrap_or(Value::Null),
+            "street" => text(&self.street),
+            "house_number" => text(&self.house_number),
+            "zipcode" => text(&self.zipcode),
+            "city" => text(&self.city),
+            "country" => text(&self.country),
+            "mobile" => text(&self.mobile),
+            "phone" => text(&self.phone),
+            "mail_format" => self.mail_format.clone().into(),
+            "language" => text(&self.language),
+            "source" => text(&self.source),
+            "import_code" => text(&self.import_code),
+            "sync_id" => text(&self.sync_id),
+            "score" => self.score.into(),
+            "created_at" => crate::clock::rfc3339(self.created_at).into(),
+            "updated_at" => crate::clock::rfc3339(self.updated_at).into(),
+            _ => Value::Null,
+        }
+    }
+
     /// The contact's fields as domain values (tags are loaded separately).
     pub fn fields(&self, tags: Vec<String>) -> ContactFields {
         ContactFields {

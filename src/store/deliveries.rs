@@ -558,13 +558,13 @@ impl Store {
         })
     }
 
-    /// Records a transactional message as a delivery row in flight and queues the job that
-    /// sends it, in one transaction. `payload` builds the job payload from the new row's id.
+    /// Records a transactional message (of a template, perhaps sent by an automation) as a
+    /// delivery row in flight and queues the job that sends it, in one transaction. `payload` builds the job payload from the new row's id.
     #[allow(clippy::too_many_arguments)]
     pub async fn queue_tx_message(
         &self,
         org_id: i64,
-        template_id: i64,
+        (template_id, automation_id): (i64, Option<i64>),
         contact_id: i64,
         job_kind: &str,
         max_attempts: i64,
@@ -573,13 +573,14 @@ impl Store {
     ) -> StoreResult<i64> {
         write_tx!(self, |tx| {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO deliveries (org_id, template_id, contact_id, status, attempts, next_attempt_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'sending', 1, $4, $4, $4) RETURNING id",
+                "INSERT INTO deliveries (org_id, template_id, automation_id, contact_id, status, attempts, next_attempt_at, created_at, updated_at) \
+                 VALUES ($1, $2, $5, $3, 'sending', 1, $4, $4, $4) RETURNING id",
             )
             .bind(org_id)
             .bind(template_id)
             .bind(contact_id)
             .bind(now)
+            .bind(automation_id)
             .fetch_one(&mut *tx)
             .await?;
             let payload = payload(id).map_err(StoreError::Conflict)?;

@@ -30,6 +30,7 @@ pub struct ImportRow {
     pub skipped: i64,
     pub failed: i64,
     pub subscribed: i64,
+    pub started: i64,
     pub error: Option<String>,
     pub created_by: String,
     pub created_at: i64,
@@ -67,6 +68,8 @@ pub struct ChunkCounts {
     pub skipped: i64,
     pub failed: i64,
     pub subscribed: i64,
+    /// Participations started (an import that starts an automation).
+    pub started: i64,
 }
 
 /// One chunk of checked rows.
@@ -87,7 +90,20 @@ pub struct Chunk<'a> {
     /// Record the progress (`rows_read` += rows) in the same transaction; false when the
     /// caller still has work for the chunk (subscriptions) and records it after.
     pub commit_progress: bool,
+    /// An automation every written row's contact starts in, in the same transaction.
+    pub start: Option<ChunkStart<'a>>,
     pub now: i64,
+}
+
+/// The automation an import starts (a CSV trigger).
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkStart<'a> {
+    pub automation_id: i64,
+    pub version: i64,
+    /// Re-entry `single`: a contact with an active participation is not started again.
+    pub single: bool,
+    /// The automation fields (JSON) of each row.
+    pub fields: &'a [String],
 }
 
 /// The chunk's outcome: counts, refused rows, and the contact of each written row.
@@ -105,7 +121,7 @@ macro_rules! record_progress {
         sqlx::query(
             "UPDATE imports SET rows_read = rows_read + $3, inserted = inserted + $4, updated = updated + $5, \
              unchanged = unchanged + $6, skipped = skipped + $7, failed = failed + $8, subscribed = subscribed + $9, \
-             locked_until = $10 WHERE org_id = $1 AND id = $2",
+             started = started + $11, locked_until = $10 WHERE org_id = $1 AND id = $2",
         )
         .bind($org)
         .bind($id)
@@ -117,6 +133,7 @@ macro_rules! record_progress {
         .bind($c.failed)
         .bind($c.subscribed)
         .bind($lease)
+        .bind($c.started)
         .execute($e)
         .await?
     };
@@ -140,7 +157,7 @@ macro_rules! record_error {
     };
 }
 
-const IMPORT_COLUMNS: &str = "org_id, id, origin, file_name, file_path, file_size, file_sha256, mapping, status, rows_read, inserted, updated, unchanged, skipped, failed, subscribed, error, created_by, created_at, started_at, finished_at";
+const IMPORT_COLUMNS: &str = "org_id, id, origin, file_name, file_path, file_size, file_sha256, mapping, status, rows_read, inserted, updated, unchanged, skipped, failed, subscribed, started, error, created_by, created_at, started_at, finished_at";
 
 /// Rows per statement (SQLite takes at most 32,766 parameters in one).
 const ROWS_PER_STATEMENT: usize = 500;
@@ -646,6 +663,41 @@ impl Store {
                     q = q.bind(c.org_id).bind(*id).bind(t.as_str());
                 }
                 q.execute(&mut *tx).await?;
+            }
+            // Participations of the written rows' contacts (a CSV trigger).
+            if let Some(st) = &c.start {
+                let single = if st.single {
+                    " AND NOT EXISTS (SELECT 1 FROM participations p WHERE p.org_id = v.org_id \
+                     AND p.automation_id = v.automation_id AND p.contact_id = v.contact_id AND p.status = 'active')"
+                } else {
+                    ""
+                };
+                for part in out.contacts.chunks(ROWS_PER_STATEMENT) {
+                    let values: Vec<String> = (0..part.len())
+                        .map(|i| {
+                            format!(
+                                "({}, {}, {}, {}, 'active', 0, {}, {})",
+                                c.org_id,
+                                st.automation_id,
+                                st.version,
+                                numbered(dialect, 1 + i * 2, 2),
+                                c.now,
+                                c.now
+                            )
+                        })
+                        .collect();
+                    let sql = format!(
+                        "WITH v (org_id, automation_id, version, contact_id, fields, status, step, next_run_at, started_at) \
+                         AS (VALUES {}) INSERT INTO participations (org_id, automation_id, version, contact_id, fields, status, \
+                         step, next_run_at, started_at) SELECT * FROM v WHERE TRUE{single}",
+                        values.join(", ")
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (i, id) in part {
+                        q = q.bind(*id).bind(st.fields[*i].as_str());
+                    }
+                    out.counts.started += q.execute(&mut *tx).await?.rows_affected() as i64;
+                }
             }
             out.counts.failed = out.errors.len() as i64;
             if c.keep_errors {

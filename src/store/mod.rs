@@ -1,6 +1,7 @@
 //! Persistence: one type, two backends (SQLite and PostgreSQL) with the same methods.
 //! All SQL of the application lives below this module.
 
+mod activity;
 mod automation_triggers;
 mod automations;
 mod catalog;
@@ -8,6 +9,7 @@ mod checkout;
 mod consent;
 mod contacts;
 mod deliveries;
+mod exports;
 mod imports;
 mod jobs;
 mod link_params;
@@ -20,6 +22,7 @@ mod optins_sqlite;
 mod orgs;
 mod partner_consents;
 mod sms_gateways;
+mod sources;
 mod tokens;
 mod users;
 
@@ -32,6 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use activity::{ActivityCursor, ActivityRow};
 pub use automation_triggers::{AutomationEventRow, DateScan, Entry};
 pub use automations::{
     Advance, AnswerBuilder, AutomationRow, NewAutomation, ParticipationRow, Start, Started,
@@ -44,8 +48,10 @@ pub use checkout::{
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
 pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
+pub use exports::{ExportContact, ExportRow, ExportRunRow, RunOutcome};
 pub use imports::{
-    Chunk, ChunkCounts, ChunkOutcome, ImportErrorRow, ImportRow, NewImport, IMPORT_LEASE_MS,
+    Chunk, ChunkCounts, ChunkOutcome, ChunkStart, ImportErrorRow, ImportRow, NewImport,
+    IMPORT_LEASE_MS,
 };
 pub use jobs::{Job, JobCounts};
 pub use link_params::LinkParamRow;
@@ -60,6 +66,7 @@ pub use optins::{ConfirmTokenRow, JobBuilder, MailTemplateRow, Registration, Reg
 pub use orgs::Org;
 pub use partner_consents::{ConsentEventRow, PartnerExportRow, RequestRow};
 pub use sms_gateways::SmsGatewayRow;
+pub use sources::{SourceFileRow, SourceRow, SourceWork};
 pub use tokens::{NewToken, TokenRow};
 pub use users::UserRow;
 

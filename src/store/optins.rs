@@ -335,8 +335,8 @@ impl Store {
             .bind(contact_id)
             .execute(&mut *tx)
             .await?;
-            // The delivery log and mail events stay for the statistics, without the person.
-            for table in ["deliveries", "mail_events"] {
+            // The delivery log, mail events and activity stay for the statistics, without the person.
+            for table in ["deliveries", "mail_events", "activity"] {
                 sqlx::query(safe!(
                     "UPDATE {table} SET contact_id = NULL WHERE org_id = $1 AND contact_id = $2"
                 ))

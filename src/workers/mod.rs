@@ -9,8 +9,8 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
 use crate::services::{
-    automation_engine, automation_jobs, delivery, imports, mail, optin_mail, optins,
-    partner_consents, templates,
+    automation_engine, automation_jobs, delivery, exports, imports, mail, optin_mail, optins,
+    partner_consents, sources, templates,
 };
 use crate::store::Job;
 
@@ -150,22 +150,33 @@ async fn mailings_tick(app: &App, sender: &mut delivery::Sender) -> usize {
     }
 }
 
-/// Runs the next import that is due, to its end; errors are logged, the loop goes on.
-async fn imports_tick(app: &App) -> usize {
-    match imports::run_next(app).await {
+/// Data in and out: the next import that is due (to its end), the sources with work due
+/// (scheduled imports, CSV triggers) and the exports that are due; errors are logged, the
+/// loop goes on.
+async fn exchange_tick(app: &App) -> usize {
+    let imported = match imports::run_next(app).await {
         Ok(ran) => usize::from(ran),
         Err(e) => {
             tracing::error!(error = %e, "import failed; it resumes later");
             0
         }
-    }
+    };
+    let sourced = sources::tick(app).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "sources failed");
+        0
+    });
+    let exported = exports::tick(app).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "exports failed");
+        0
+    });
+    imported + sourced + exported
 }
 
-/// The import loop of `handbill serve`: imports run beside mail and automations, one at a
-/// time per node, until `shutdown` turns true.
-async fn run_imports(app: App, mut shutdown: watch::Receiver<bool>) {
+/// The data exchange loop of `handbill serve`: imports, sources and exports run beside mail
+/// and automations, one at a time per node, until `shutdown` turns true.
+async fn run_exchange(app: App, mut shutdown: watch::Receiver<bool>) {
     while !*shutdown.borrow() {
-        if imports_tick(&app).await == 0 {
+        if exchange_tick(&app).await == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = shutdown.changed() => {}
@@ -195,7 +206,7 @@ pub async fn run_until_idle(app: &App) -> Result<usize, crate::store::StoreError
         let n = automations_tick(app, &mut engine).await
             + run_batch(app, "inline", app.config.worker_concurrency).await?
             + mailings_tick(app, &mut sender).await
-            + imports_tick(app).await;
+            + exchange_tick(app).await;
         if n == 0 {
             return Ok(total);
         }
@@ -281,7 +292,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
         tracing::error!(error = %e, "could not recover the messages in flight");
     }
     let sender = tokio::spawn(send_mailings(app.clone(), shutdown.clone()));
-    let importer = tokio::spawn(run_imports(app.clone(), shutdown.clone()));
+    let exchange = tokio::spawn(run_exchange(app.clone(), shutdown.clone()));
     tracing::info!(%worker, "workers started");
     let mut last_purge = 0;
     let mut engine = automation_engine::Engine::default();
@@ -318,7 +329,7 @@ pub async fn run(app: App, mut shutdown: watch::Receiver<bool>) {
         }
     }
     let _ = sender.await;
-    let _ = importer.await;
+    let _ = exchange.await;
     tracing::info!("workers stopped");
 }
 

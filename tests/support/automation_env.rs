@@ -274,3 +274,18 @@ impl Env {
         out
     }
 }
+
+impl Env {
+    /// Waits until the activity log shows at least `n` events. On PostgreSQL the log holds
+    /// back events while any older transaction in the cluster still runs (another test's).
+    pub async fn settled_events(&self, n: usize) {
+        for _ in 0..600 {
+            let page = self.get("/api/v1/events?limit=10000").await;
+            if page["events"].as_array().unwrap().len() >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the activity log never showed {n} events");
+    }
+}

@@ -4,6 +4,8 @@ pub(crate) mod automations;
 mod catalog;
 mod checkout;
 mod contacts;
+mod events;
+mod exports;
 mod imports;
 mod link_parameter;
 mod lists;
@@ -14,6 +16,7 @@ mod optins;
 mod partner;
 mod segments;
 mod sms_gateway;
+mod sources;
 mod templates;
 mod tokens;
 
@@ -40,7 +43,9 @@ use crate::app::App;
         automations::index, automations::create, automations::show, automations::update, automations::publish, automations::participations,
         automations::participation, automations::trigger, automations::stop, automations::stop_participation,
         sms_gateway::show, sms_gateway::save, sms_gateway::delete, imports::create, imports::show, imports::index,
-        link_parameter::show, link_parameter::save, link_parameter::delete),
+        link_parameter::show, link_parameter::save, link_parameter::delete, events::index,
+        sources::index, sources::show, sources::save, sources::delete, sources::check, sources::files,
+        exports::index, exports::create, exports::show, exports::update, exports::delete, exports::run, exports::runs, exports::file),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
         contacts::CreateContact, contacts::Page, crate::services::contacts::ContactView, crate::services::contacts::SubscriptionView,
@@ -63,9 +68,12 @@ use crate::app::App;
         crate::services::sms_gateways::GatewayInput, crate::services::sms_gateways::GatewayView,
         crate::services::imports::ImportView, crate::services::imports::RowErrorView, crate::domain::import::MappingInput,
         crate::domain::import::ConsentInput, crate::services::link_params::LinkParamInput,
-        crate::services::link_params::LinkParamView)),
+        crate::services::link_params::LinkParamView, crate::services::activity::EventView, crate::services::activity::EventPage,
+        crate::services::sources::SourceInput, crate::services::sources::ScheduledImport, crate::services::sources::TriggerPolling,
+        crate::services::sources::SourceView, crate::services::sources::SourceFileView, crate::services::sources::CheckResult,
+        crate::domain::schedule::Schedule, crate::services::exports::ExportInput, crate::services::exports::ExportView, crate::services::exports::RunView)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"), (name = "link parameter"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"), (name = "link parameter"), (name = "activity"), (name = "sources"), (name = "exports"))
 )]
 pub struct ApiDoc;
 
@@ -239,6 +247,26 @@ pub fn router() -> Router<App> {
                 .layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
         )
         .route("/api/v1/imports/{id}", get(imports::show))
+        .route("/api/v1/events", get(events::index))
+        .route("/api/v1/sources", get(sources::index))
+        .route(
+            "/api/v1/sources/{key}",
+            get(sources::show)
+                .put(sources::save)
+                .delete(sources::delete),
+        )
+        .route("/api/v1/sources/{key}/check", post(sources::check))
+        .route("/api/v1/sources/{key}/files", get(sources::files))
+        .route("/api/v1/exports", get(exports::index).post(exports::create))
+        .route(
+            "/api/v1/exports/{id}",
+            get(exports::show)
+                .put(exports::update)
+                .delete(exports::delete),
+        )
+        .route("/api/v1/exports/{id}/run", post(exports::run))
+        .route("/api/v1/exports/{id}/runs", get(exports::runs))
+        .route("/api/v1/exports/runs/{id}/file", get(exports::file))
         .route(
             "/api/v1/link-parameter",
             get(link_parameter::show)
