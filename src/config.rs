@@ -111,6 +111,9 @@ pub struct Config {
     /// The folder below which folder sources (drop folders, export destinations) live;
     /// a source names a folder relative to it. Defaults to `DATA_DIR/folders`.
     pub folder_root: Option<PathBuf>,
+    /// A file in a source written less than this many seconds ago is left for the next look
+    /// (it may still be arriving).
+    pub source_settle_secs: u64,
     /// Log filter (`info`, `handbill=debug,info`, …).
     pub log: String,
 }
@@ -153,6 +156,7 @@ impl Default for Config {
             scanner_window_secs: 10,
             outbound_private_networks: false,
             folder_root: None,
+            source_settle_secs: 10,
             soft_bounce_limit: 3,
             bounce_listen: None,
             mail_provider: None,

@@ -24,8 +24,12 @@ both_backends!(
 const HOUR: i64 = 3_600_000;
 
 impl Env {
-    fn folder(&self, path: &str) -> PathBuf {
-        self.t.app.config.folder_root().join(path)
+    /// A folder source's folder on disk (below the organisation's folder).
+    async fn folder(&self, path: &str) -> PathBuf {
+        let org = handbill::services::orgs::org_by_slug(&self.t.app, "shop")
+            .await
+            .unwrap();
+        handbill::services::sources::folder_of(&self.t.app, org.id, path)
     }
 
     async fn put_source(&self, key: &str, body: Value) -> reqwest::Response {
@@ -86,7 +90,7 @@ async fn scheduled_import_from_a_folder(backend: Backend) {
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let source: Value = res.json().await.unwrap();
     assert_eq!(source["import_next_at"], "2026-01-01T00:30:00Z");
-    let drop = e.folder("crm/drop");
+    let drop = e.folder("crm/drop").await;
     let file = "E-mail;Voornaam;Klantnummer\nann@example.org;Ann;C1\nbob@example.org;Bob;C2\n";
     std::fs::write(drop.join("contacts_20260101.csv"), file).unwrap();
     std::fs::write(drop.join("other.csv"), "E-mail\nx@example.org\n").unwrap();
@@ -154,7 +158,7 @@ async fn csv_trigger_starts_an_automation(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let dir = e.folder("ticketing");
+    let dir = e.folder("ticketing").await;
     std::fs::write(
         dir.join(format!("trigger_{code}_batch1.csv")),
         "email,first_name,linktocart\nann@example.org,Annie,https://shop.test/cart/1\nbob@example.org,,https://shop.test/cart/2\n",
@@ -275,7 +279,7 @@ async fn contact_and_activity_exports(backend: Backend) {
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     e.run().await;
     let written =
-        std::fs::read_to_string(e.folder("exports").join("jazz_2026-01-01.jsonl")).unwrap();
+        std::fs::read_to_string(e.folder("exports").await.join("jazz_2026-01-01.jsonl")).unwrap();
     assert_eq!(
         written,
         "{\"email\":\"ann@example.org\",\"tags\":[\"donor\",\"vip\"]}\n"

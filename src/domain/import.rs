@@ -139,7 +139,7 @@ fn field_column(name: &str) -> Option<&'static str> {
         .find(|n| *n == name && *n != "external_id")
 }
 
-fn parse_target(s: &str) -> Option<Target> {
+pub fn parse_target(s: &str) -> Option<Target> {
     Some(match s {
         "email" => Target::Email,
         "external_id" => Target::ExternalId,

@@ -3,11 +3,13 @@
 pub mod automation;
 pub mod automation_steps;
 pub mod automation_trigger;
+pub mod collection;
 pub mod consent;
 pub mod contact;
 pub mod countries;
 pub mod email;
 pub mod export;
+pub mod hook;
 pub mod import;
 pub mod ip;
 pub mod language;

@@ -59,6 +59,36 @@ pub enum Condition {
         did: bool,
         mailing_id: i64,
     },
+    /// A record of a data-model collection linked to the contact (`records.orders.event_date`);
+    /// each condition is met by any one record.
+    Record {
+        collection: String,
+        field: Option<String>,
+        op: RecordOp,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOp {
+    /// `records.KEY` with `exists` / `not_exists`.
+    Exists(bool),
+    Text(TextOp),
+    Compare(NumberOp, f64),
+    /// A date (`YYYY-MM-DD`, or the date of a datetime) compared with one.
+    DateCompare(NumberOp, String),
+    /// A date within the next N days (today included).
+    NextDays(i64),
+    /// A date within the last N days (today included).
+    LastDays(i64),
+}
+
+/// Whether a collection key or field name is one: 1 to 64 of `a-z 0-9 _`, starting with a letter.
+pub fn data_name_ok(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +193,8 @@ pub fn field_names() -> Vec<String> {
             "opened",
             "clicked",
             "attributes.NAME",
+            "records.COLLECTION",
+            "records.COLLECTION.FIELD",
         ]
         .map(String::from),
     );
@@ -321,6 +353,8 @@ impl Parser {
                 name: name.to_string(),
                 op,
             })
+        } else if let Some(rest) = field.strip_prefix("records.") {
+            self.record(rest, op, value, &vpath, path)
         } else {
             match field {
                 "score" | "gender" => self.number(field, op, value, &vpath, path),
@@ -446,6 +480,68 @@ impl Parser {
         }
     }
 
+    fn record(
+        &mut self,
+        rest: &str,
+        op: &str,
+        v: &Value,
+        vpath: &str,
+        path: &str,
+    ) -> Option<Condition> {
+        let (collection, field) = match rest.split_once('.') {
+            Some((c, f)) => (c, Some(f)),
+            None => (rest, None),
+        };
+        if !data_name_ok(collection) || field.is_some_and(|f| !data_name_ok(f)) {
+            self.err(
+                &format!("{path}.field"),
+                "invalid_field",
+                "records.COLLECTION or records.COLLECTION.FIELD (a-z, 0-9 and _)",
+            );
+            return None;
+        }
+        let rop = match (field, op) {
+            (None, "exists") => RecordOp::Exists(true),
+            (None, "not_exists") => RecordOp::Exists(false),
+            (None, _) => {
+                self.err(
+                    &format!("{path}.op"),
+                    "invalid_op",
+                    "exists or not_exists (name a field to compare values)",
+                );
+                return None;
+            }
+            (Some(_), "in_next_days" | "in_last_days") => {
+                let Some(n) = v.as_i64().filter(|n| (0..=3660).contains(n)) else {
+                    self.err(vpath, "invalid_value", "a number of days, 0 to 3660");
+                    return None;
+                };
+                if op == "in_next_days" {
+                    RecordOp::NextDays(n)
+                } else {
+                    RecordOp::LastDays(n)
+                }
+            }
+            (Some(_), "gt" | "gte" | "lt" | "lte") => {
+                let nop = number_op(op)?;
+                match (v.as_f64(), v.as_str().and_then(parse_day)) {
+                    (Some(n), _) => RecordOp::Compare(nop, n),
+                    (None, Some(day)) => RecordOp::DateCompare(nop, day),
+                    _ => {
+                        self.err(vpath, "invalid_value", "a number or a date YYYY-MM-DD");
+                        return None;
+                    }
+                }
+            }
+            (Some(_), _) => RecordOp::Text(self.text_op(op, v, vpath, path)?),
+        };
+        Some(Condition::Record {
+            collection: collection.to_string(),
+            field: field.map(str::to_string),
+            op: rop,
+        })
+    }
+
     fn text_op(&mut self, op: &str, v: &Value, vpath: &str, path: &str) -> Option<TextOp> {
         Some(match op {
             "is_set" => TextOp::IsSet,
@@ -557,6 +653,13 @@ fn number_op(op: &str) -> Option<NumberOp> {
     })
 }
 
+/// A `YYYY-MM-DD` day as it is.
+fn parse_day(s: &str) -> Option<String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.format("%Y-%m-%d").to_string())
+}
+
 /// `2026-01-31` (midnight UTC) or an RFC 3339 time, as unix milliseconds.
 pub fn parse_date(s: &str) -> Option<i64> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
@@ -603,6 +706,72 @@ fn like_escape(s: &str) -> String {
 }
 
 impl SqlOut {
+    fn record(&mut self, collection: &str, field: Option<&str>, op: &RecordOp) -> String {
+        let key = self.bind(Bind::Text(collection.to_string()));
+        let from = format!(
+            "EXISTS (SELECT 1 FROM records r JOIN collections co ON co.org_id = r.org_id AND co.id = r.collection_id \
+             WHERE r.org_id = c.org_id AND r.contact_id = c.id AND co.key = {key}"
+        );
+        // `field` is checked to [a-z0-9_]: safe inside the SQL text.
+        let f = field.unwrap_or("");
+        // Numbers compare as numbers, and so do decimals (kept as exact text).
+        let (text_expr, num_expr) = match self.dialect {
+            Dialect::Sqlite => {
+                let v = format!("json_extract(r.data, '$.\"{f}\"')");
+                (
+                    format!("CAST({v} AS TEXT)"),
+                    format!(
+                        "(CASE WHEN json_type(r.data, '$.\"{f}\"') IN ('integer', 'real') THEN {v} \
+                         WHEN json_type(r.data, '$.\"{f}\"') = 'text' AND {v} <> '' AND {v} NOT GLOB '*[^0-9.-]*' \
+                         THEN CAST({v} AS REAL) END)"
+                    ),
+                )
+            }
+            Dialect::Postgres => {
+                let v = format!("(r.data::jsonb ->> '{f}')");
+                (
+                    v.clone(),
+                    format!(
+                        "(CASE WHEN jsonb_typeof(r.data::jsonb -> '{f}') = 'number' THEN {v}::double precision \
+                         WHEN {v} ~ '^-?[0-9]+(\\.[0-9]+)?$' THEN {v}::double precision END)"
+                    ),
+                )
+            }
+        };
+        let day = format!("substr({text_expr}, 1, 10)");
+        let today = chrono::DateTime::from_timestamp_millis(self.now_ms)
+            .unwrap_or_default()
+            .date_naive();
+        let shifted = |d: i64| {
+            (today + chrono::Duration::days(d))
+                .format("%Y-%m-%d")
+                .to_string()
+        };
+        let cond = match op {
+            RecordOp::Exists(true) => return format!("{from})"),
+            RecordOp::Exists(false) => return format!("NOT {from})"),
+            RecordOp::Text(t) => self.text(&text_expr, t),
+            RecordOp::Compare(o, n) => {
+                let p = self.bind(Bind::Real(*n));
+                format!("{num_expr} {} {p}", o.sql())
+            }
+            RecordOp::DateCompare(o, d) => {
+                let p = self.bind(Bind::Text(d.clone()));
+                format!("{day} {} {p}", o.sql())
+            }
+            RecordOp::NextDays(n) | RecordOp::LastDays(n) => {
+                let (a, b) = if matches!(op, RecordOp::NextDays(_)) {
+                    (shifted(0), shifted(*n))
+                } else {
+                    (shifted(-n), shifted(0))
+                };
+                let (a, b) = (self.bind(Bind::Text(a)), self.bind(Bind::Text(b)));
+                format!("{day} >= {a} AND {day} <= {b}")
+            }
+        };
+        format!("{from} AND {cond})")
+    }
+
     fn bind(&mut self, b: Bind) -> String {
         self.binds.push(b);
         self.next += 1;
@@ -719,6 +888,11 @@ impl SqlOut {
                     "{not}EXISTS (SELECT 1 FROM contact_tags ct WHERE ct.org_id = c.org_id AND ct.contact_id = c.id AND ct.tag = {p})"
                 )
             }
+            Condition::Record {
+                collection,
+                field,
+                op,
+            } => self.record(collection, field.as_deref(), op),
             Condition::Activity {
                 kind,
                 did,

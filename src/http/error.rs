@@ -35,6 +35,20 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A problem with field errors and a status of the caller's choice (a webhook payload
+    /// is a 400 naming the pointers, not a 422).
+    pub fn with_errors(
+        status: StatusCode,
+        code: &'static str,
+        detail: impl Into<String>,
+        errors: Vec<FieldError>,
+    ) -> Self {
+        Self {
+            errors,
+            ..Self::new(status, code, detail)
+        }
+    }
+
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,

@@ -7,6 +7,7 @@ pub mod caller;
 pub mod client_ip;
 pub mod compat;
 pub mod error;
+mod hooks;
 pub mod metrics;
 mod ops;
 pub mod public;
@@ -48,6 +49,7 @@ pub fn router(app: App) -> Router {
         .route("/webhooks/mailgun", post(webhooks::mailgun))
         .route("/webhooks/sendgrid", post(webhooks::sendgrid))
         .route("/webhooks/ses", post(webhooks::ses))
+        .route("/hooks/{id}", post(hooks::receive))
         .fallback(error::not_found)
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))

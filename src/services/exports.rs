@@ -28,6 +28,8 @@ const PAGE: i64 = 1_000;
 const ACTIVITY_PAGE: i64 = 5_000;
 /// How long a node holds an export it runs before another may take it over.
 const LEASE_MS: i64 = 60 * 60 * 1000;
+/// A failed run is tried again this much later (or at its next time, if sooner).
+const RETRY_MS: i64 = 5 * 60 * 1000;
 /// Downloads are kept this long.
 pub const DOWNLOAD_DAYS: i64 = 7;
 
@@ -412,8 +414,9 @@ pub async fn runs(app: &App, p: &Principal, id: i64) -> ServiceResult<Vec<RunVie
 }
 
 /// Runs an export now (its schedule stays as it is); the run is returned when it is done.
+/// It writes to the destination and moves an activity export on: admins only.
 pub async fn run_now(app: &App, p: &Principal, id: i64) -> ServiceResult<RunView> {
-    p.require(Scope::ExportsRead)?;
+    p.require(Scope::Admin)?;
     app.store
         .export(p.org_id, id)
         .await
@@ -447,7 +450,7 @@ pub async fn download(app: &App, p: &Principal, run_id: i64) -> ServiceResult<(P
     }
 }
 
-/// Runs the exports whose time has come; returns how many ran. Old downloads are removed.
+/// Runs the exports whose time has come; returns how many ran.
 pub async fn tick(app: &App) -> ServiceResult<usize> {
     let mut ran = 0;
     loop {
@@ -467,14 +470,19 @@ pub async fn tick(app: &App) -> ServiceResult<usize> {
         execute(app, &e, &run).await?;
         ran += 1;
     }
-    for f in app
+    Ok(ran)
+}
+
+/// Removes the files of downloads older than `DOWNLOAD_DAYS`; returns how many.
+pub async fn expire_downloads(app: &App) -> ServiceResult<u64> {
+    let files = app
         .store
         .expire_export_files(app.now() - DOWNLOAD_DAYS * 86_400_000)
-        .await?
-    {
+        .await?;
+    for f in &files {
         let _ = tokio::fs::remove_file(f).await;
     }
-    Ok(ran)
+    Ok(files.len() as u64)
 }
 
 fn exports_dir(app: &App, org_id: i64) -> PathBuf {
@@ -501,8 +509,9 @@ async fn execute(app: &App, e: &ExportRow, run: &ExportRunRow) -> ServiceResult<
         ms = started.elapsed().as_millis() as u64,
         "export run"
     );
+    let now = app.now();
     app.store
-        .finish_export_run(run, &outcome, app.now())
+        .finish_export_run(run, &outcome, now + RETRY_MS, now)
         .await?;
     Ok(())
 }

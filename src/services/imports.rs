@@ -273,6 +273,13 @@ pub async fn create(
     input: &MappingInput,
 ) -> ServiceResult<ImportRow> {
     who.require(Scope::ImportsWrite)?;
+    // An import that starts an automation (which may send mail) triggers it.
+    if input.automation.is_some() {
+        if let Err(e) = who.require(Scope::AutomationsTrigger) {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+    }
     if let Err(e) = check(app, who.org_id, input, path).await {
         let _ = std::fs::remove_file(path);
         return Err(e);
@@ -573,6 +580,7 @@ async fn run_chunks(
                     single,
                     fields: &fields,
                 }),
+                records: &[],
                 now,
             })
             .await?;

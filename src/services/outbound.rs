@@ -72,6 +72,38 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// Sends a request. A 2xx answer is Ok; a network failure, a timeout, 429 or 5xx is a
 /// transient error (the job is retried); any other answer, a bad URL or an address that is
 /// not allowed is permanent.
+/// Why a host may not be called.
+pub enum Refused {
+    Unresolved(String),
+    Private(String),
+}
+
+impl Refused {
+    pub fn message(self) -> String {
+        match self {
+            Refused::Unresolved(m) | Refused::Private(m) => m,
+        }
+    }
+}
+
+/// The address to connect to for `host:port`: the first the name resolves to that may be
+/// called (a public one, unless `outbound_private_networks`). Connecting to this address,
+/// not the name again, keeps a second lookup from leading elsewhere.
+pub async fn allowed_address(app: &App, host: &str, port: u16) -> Result<SocketAddr, Refused> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| Refused::Unresolved(format!("{host} does not resolve: {e}")))?
+        .collect();
+    addrs
+        .into_iter()
+        .find(|a| app.config.outbound_private_networks || is_public(a.ip()))
+        .ok_or_else(|| {
+            Refused::Private(format!(
+                "{host} is on a private network (see outbound_private_networks)"
+            ))
+        })
+}
+
 pub async fn send(app: &App, req: &Request) -> Result<Answer, SendError> {
     let url = url::Url::parse(&req.url)
         .map_err(|e| SendError::Permanent(format!("the URL is not valid: {e}")))?;
@@ -85,18 +117,10 @@ pub async fn send(app: &App, req: &Request) -> Result<Answer, SendError> {
         .trim_end_matches(']')
         .to_string();
     let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| SendError::Transient(format!("{host} does not resolve: {e}")))?
-        .collect();
-    let allowed: Vec<SocketAddr> = addrs
-        .into_iter()
-        .filter(|a| app.config.outbound_private_networks || is_public(a.ip()))
-        .collect();
-    let Some(addr) = allowed.first().copied() else {
-        return Err(SendError::Permanent(format!(
-            "{host} is on a private network (see outbound_private_networks)"
-        )));
+    let addr = match allowed_address(app, &host, port).await {
+        Ok(a) => a,
+        Err(Refused::Unresolved(e)) => return Err(SendError::Transient(e)),
+        Err(Refused::Private(e)) => return Err(SendError::Permanent(e)),
     };
     let client = reqwest::Client::builder()
         .timeout(TIMEOUT)

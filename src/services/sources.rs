@@ -415,7 +415,7 @@ pub async fn save(
     let old = found(app.store.source_by_key(p.org_id, key).await)?;
     let row = checked(app, p.org_id, key, input, old.as_ref()).await?;
     if row.kind == "folder" {
-        let dir = app.config.folder_root().join(&row.path);
+        let dir = folder_of(app, p.org_id, &row.path);
         tokio::fs::create_dir_all(&dir).await.map_err(|e| {
             ValidationError::single(
                 "path",
@@ -541,14 +541,26 @@ fn unreachable(message: String) -> ServiceError {
     }
 }
 
+/// A folder source's folder: below the organisation's own folder under the folder root
+/// (`FOLDER_ROOT/ORG_ID/PATH`), so no organisation reaches another's files.
+pub fn folder_of(app: &App, org_id: i64, path: &str) -> PathBuf {
+    app.config.folder_root().join(org_id.to_string()).join(path)
+}
+
 /// Opens a session on a source; an SFTP server's first host key is pinned.
 pub async fn open(app: &App, s: &SourceRow) -> Result<Session, String> {
     match s.kind.as_str() {
-        "folder" => Session::folder(app.config.folder_root().join(&s.path)).await,
+        "folder" => Session::folder(folder_of(app, s.org_id, &s.path)).await,
         _ => {
+            let host = s.host.clone().unwrap_or_default();
+            let port = s.port.unwrap_or(22).clamp(1, 65535) as u16;
+            let address = super::outbound::allowed_address(app, &host, port)
+                .await
+                .map_err(|r| format!("cannot reach {host}:{port}: {}", r.message()))?;
             let login = SftpLogin {
-                host: s.host.clone().unwrap_or_default(),
-                port: s.port.unwrap_or(22).clamp(1, 65535) as u16,
+                host,
+                port,
+                address,
                 username: s.username.clone().unwrap_or_default(),
                 password: s.password.clone(),
                 private_key: s.private_key.clone(),
@@ -634,10 +646,15 @@ pub async fn tick(app: &App) -> ServiceResult<usize> {
     }
 }
 
+/// Whether a file is complete enough to take: not hidden (a `.NAME.part` being written)
+/// and not written in the last `source_settle_secs`.
+fn settled(app: &App, f: &RemoteFile) -> bool {
+    !f.name.starts_with('.') && !f.is_fresh(app.config.source_settle_secs)
+}
+
 /// The file names a scheduled import takes at `at`.
-fn wanted(pattern: &str, at: i64, f: &RemoteFile) -> bool {
-    !f.name.starts_with('.')
-        && crate::transfer::matches_pattern(&fill_date_variables(pattern, at), &f.name)
+fn wanted(app: &App, pattern: &str, at: i64, f: &RemoteFile) -> bool {
+    settled(app, f) && crate::transfer::matches_pattern(&fill_date_variables(pattern, at), &f.name)
 }
 
 /// Imports the files that match the source's pattern; returns the imports run.
@@ -652,7 +669,7 @@ async fn import_files(app: &App, s: &SourceRow) -> Result<Vec<ImportRow>, String
             .list()
             .await?
             .into_iter()
-            .filter(|f| wanted(pattern, app.now(), f))
+            .filter(|f| wanted(app, pattern, app.now(), f))
             .collect();
         let mut done = Vec::new();
         for f in files {
@@ -673,10 +690,9 @@ async fn trigger_files(app: &App, s: &SourceRow) -> Result<(), String> {
     let mut session = open(app, s).await?;
     let result = async {
         let files = session.list().await?;
-        for f in files
-            .iter()
-            .filter(|f| crate::transfer::matches_pattern("trigger_*_*.csv", &f.name))
-        {
+        for f in files.iter().filter(|f| {
+            settled(app, f) && crate::transfer::matches_pattern("trigger_*_*.csv", &f.name)
+        }) {
             let mapping = trigger_mapping(app, s, &mut session, f).await?;
             if let Some(mapping) = mapping {
                 take_file(app, s, &mut session, f, &mapping).await?;
@@ -846,8 +862,10 @@ async fn take_file(
         match import {
             Some(i) if i.status == "queued" || i.status == "running" => {}
             Some(i) => finish_file(app, s, session, k, &i).await?,
+            // Refused before it could be imported: it goes where it went the first time.
             None => {
-                session.move_into(&f.name, "archive").await?;
+                let to = k.moved_to.as_deref().unwrap_or("archive");
+                session.move_into(&f.name, to).await?;
             }
         }
         return Ok(None);
@@ -861,7 +879,8 @@ async fn take_file(
         detail: None,
         seen_at: app.now(),
     };
-    let who = Principal::internal(s.org_id, Scope::ImportsWrite);
+    // The source's admin set up the import (and the automation a trigger file starts).
+    let who = Principal::internal(s.org_id, Scope::Admin);
     let origin = format!("source:{}", s.key);
     let created = imports::create(app, &who, &origin, &f.name, &local, mapping).await;
     let import = match created {
@@ -880,10 +899,24 @@ async fn take_file(
         import_id: Some(import.id),
         ..record
     };
-    app.store
+    let first = app
+        .store
         .record_source_file(s.org_id, s.id, &record)
         .await
         .map_err(|e| e.to_string())?;
+    if !first {
+        // Another node (or `handbill source run`) took the same file at the same moment.
+        app.store
+            .finish_import(
+                s.org_id,
+                import.id,
+                Some("the same file is imported by another run"),
+                app.now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok(None);
+    }
     let claimed = app
         .store
         .claim_import(
@@ -915,6 +948,7 @@ async fn finish_file(
     let f = RemoteFile {
         name: record.name.clone(),
         size: record.size as u64,
+        modified: None,
     };
     if i.status == "done" && i.failed == 0 {
         session.move_into(&f.name, "archive").await?;

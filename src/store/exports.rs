@@ -196,6 +196,16 @@ impl Store {
             } else {
                 next_at(&e)
             };
+            // A run still "running" belonged to a node that stopped (its claim ran out).
+            sqlx::query(
+                "UPDATE export_runs SET status = 'failed', error = 'interrupted: the node running it stopped', \
+                 finished_at = $3 WHERE org_id = $1 AND export_id = $2 AND status = 'running'",
+            )
+            .bind(e.org_id)
+            .bind(e.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE exports SET locked_until = $3, next_run_at = $4 WHERE org_id = $1 AND id = $2",
             )
@@ -219,11 +229,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Ends a run (and the export's claim); a successful activity run saves its cursor.
+    /// Ends a run (and the export's claim); a successful activity run saves its cursor, a
+    /// failed one is tried again at `retry_at` (or its next time, if that is sooner).
     pub async fn finish_export_run(
         &self,
         run: &ExportRunRow,
         o: &RunOutcome,
+        retry_at: i64,
         now: i64,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
@@ -247,12 +259,17 @@ impl Store {
             } else {
                 None
             };
+            let retry = o.error.as_ref().map(|_| retry_at);
             sqlx::query(
-                "UPDATE exports SET locked_until = NULL, cursor = COALESCE($3, cursor) WHERE org_id = $1 AND id = $2",
+                "UPDATE exports SET locked_until = NULL, cursor = COALESCE($3, cursor), \
+                 next_run_at = CASE WHEN $4 IS NULL THEN next_run_at \
+                 WHEN next_run_at IS NULL OR next_run_at > $4 THEN $4 ELSE next_run_at END \
+                 WHERE org_id = $1 AND id = $2",
             )
             .bind(run.org_id)
             .bind(run.export_id)
             .bind(cursor)
+            .bind(retry)
             .execute(&mut *tx)
             .await?;
         });

@@ -70,6 +70,8 @@ pub struct ChunkCounts {
     pub subscribed: i64,
     /// Participations started (an import that starts an automation).
     pub started: i64,
+    /// Data-model records written (a webhook).
+    pub records: i64,
 }
 
 /// One chunk of checked rows.
@@ -92,7 +94,18 @@ pub struct Chunk<'a> {
     pub commit_progress: bool,
     /// An automation every written row's contact starts in, in the same transaction.
     pub start: Option<ChunkStart<'a>>,
+    /// Data-model records of the rows' contacts, inserted or replaced in the same transaction.
+    pub records: &'a [ChunkRecord],
     pub now: i64,
+}
+
+/// A data-model record of a chunk's row (a webhook's order).
+#[derive(Debug, Clone)]
+pub struct ChunkRecord {
+    pub row: usize,
+    pub collection_id: i64,
+    pub key: String,
+    pub data: String,
 }
 
 /// The automation an import starts (a CSV trigger).
@@ -663,6 +676,26 @@ impl Store {
                     q = q.bind(c.org_id).bind(*id).bind(t.as_str());
                 }
                 q.execute(&mut *tx).await?;
+            }
+            // Records of the written rows' contacts.
+            for r in c.records {
+                let Some((_, contact_id)) = out.contacts.iter().find(|(i, _)| *i == r.row) else {
+                    continue;
+                };
+                sqlx::query(
+                    "INSERT INTO records (org_id, collection_id, key, contact_id, data, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (org_id, collection_id, key) DO UPDATE SET \
+                     contact_id = excluded.contact_id, data = excluded.data, updated_at = excluded.updated_at",
+                )
+                .bind(c.org_id)
+                .bind(r.collection_id)
+                .bind(&r.key)
+                .bind(*contact_id)
+                .bind(&r.data)
+                .bind(c.now)
+                .execute(&mut *tx)
+                .await?;
+                out.counts.records += 1;
             }
             // Participations of the written rows' contacts (a CSV trigger).
             if let Some(st) = &c.start {

@@ -6,10 +6,12 @@ mod automation_triggers;
 mod automations;
 mod catalog;
 mod checkout;
+mod collections;
 mod consent;
 mod contacts;
 mod deliveries;
 mod exports;
+mod hooks;
 mod imports;
 mod jobs;
 mod link_params;
@@ -45,13 +47,15 @@ pub use catalog::{NewPartner, NewPos, NewProduct, PartnerRow, PosRow, ProductRow
 pub use checkout::{
     CheckoutOutcome, CheckoutRecord, NewWidget, OfferRow, OfferText, PartnerTextRow, WidgetRow,
 };
+pub use collections::{CollectionRow, ContactKey, RecordFilter, RecordRow, RecordWrite};
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
 pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
 pub use exports::{ExportContact, ExportRow, ExportRunRow, RunOutcome};
+pub use hooks::HookRow;
 pub use imports::{
-    Chunk, ChunkCounts, ChunkOutcome, ChunkStart, ImportErrorRow, ImportRow, NewImport,
-    IMPORT_LEASE_MS,
+    Chunk, ChunkCounts, ChunkOutcome, ChunkRecord, ChunkStart, ImportErrorRow, ImportRow,
+    NewImport, IMPORT_LEASE_MS,
 };
 pub use jobs::{Job, JobCounts};
 pub use link_params::LinkParamRow;

@@ -345,6 +345,12 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Data-model records are the person's own data: they go with the contact.
+            sqlx::query("DELETE FROM records WHERE org_id = $1 AND contact_id = $2")
+                .bind(org_id)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
             let r = sqlx::query("DELETE FROM contacts WHERE org_id = $1 AND id = $2")
                 .bind(org_id)
                 .bind(contact_id)

@@ -118,8 +118,8 @@ impl Store {
         })
     }
 
-    /// Removes a source; false when there was none. Exports that wrote to it fall back to
-    /// downloads (their next run says so).
+    /// Removes a source and the record of its files; false when there was none (the service
+    /// refuses while an export writes to it).
     pub async fn delete_source(&self, org_id: i64, key: &str) -> StoreResult<bool> {
         write_tx!(self, |tx| {
             let id: Option<i64> = sqlx::query_scalar(
@@ -141,7 +141,7 @@ impl Store {
     }
 
     /// Claims one source with work due (a scheduled import or a look for CSV triggers) until
-    /// `lease_until`, and moves that work's next time on to `next_at(source, work)`.
+    /// `lease_until`; `release_source` sets that work's next time.
     pub async fn claim_source(
         &self,
         now: i64,

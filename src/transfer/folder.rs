@@ -26,6 +26,11 @@ pub async fn list(dir: &Path) -> TransferResult<Vec<RemoteFile>> {
                 out.push(RemoteFile {
                     name: name.to_string(),
                     size: meta.len(),
+                    modified: meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs() as i64),
                 });
             }
         }

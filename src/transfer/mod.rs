@@ -15,6 +15,19 @@ pub use sftp::{fingerprint_matches, SftpLogin};
 pub struct RemoteFile {
     pub name: String,
     pub size: u64,
+    /// When it was last written (unix seconds), when the server says.
+    pub modified: Option<i64>,
+}
+
+impl RemoteFile {
+    /// Whether it was written within the last `secs` seconds (it may still be arriving).
+    pub fn is_fresh(&self, secs: u64) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        self.modified.is_some_and(|m| now - m < secs as i64)
+    }
 }
 
 /// What a fetch found: the size and SHA-256 (hex) of the bytes written to the local copy.

@@ -20,6 +20,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct SftpLogin {
     pub host: String,
     pub port: u16,
+    /// The checked address `host` resolved to (the connection goes there).
+    pub address: std::net::SocketAddr,
     pub username: String,
     pub password: Option<String>,
     pub private_key: Option<String>,
@@ -84,12 +86,12 @@ impl SftpSession {
             wanted: l.host_key.clone(),
             seen: seen.clone(),
         };
-        let connected = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            client::connect(config, (l.host.as_str(), l.port), handler),
-        )
-        .await
-        .map_err(|_| format!("cannot reach {}:{}: no answer within 20 s", l.host, l.port))?;
+        let connected =
+            tokio::time::timeout(CONNECT_TIMEOUT, client::connect(config, l.address, handler))
+                .await
+                .map_err(|_| {
+                    format!("cannot reach {}:{}: no answer within 20 s", l.host, l.port)
+                })?;
         let seen_key = seen.lock().expect("host key lock").clone();
         let mut ssh = match connected {
             Ok(h) => h,
@@ -237,6 +239,7 @@ impl SftpSession {
             .filter(|e| e.metadata().is_regular())
             .map(|e| RemoteFile {
                 size: e.metadata().len(),
+                modified: e.metadata().mtime.map(i64::from),
                 name: e.file_name(),
             })
             .collect();

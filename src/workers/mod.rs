@@ -278,6 +278,10 @@ async fn housekeeping(app: &App) {
             .await,
     );
     log_cleanup(
+        "removal of old export downloads",
+        exports::expire_downloads(app).await,
+    );
+    log_cleanup(
         "scheduled partner exports",
         partner_consents::run_due(app).await.map(|n| n as u64),
     );

@@ -24,6 +24,8 @@ pub async fn env(backend: Backend) -> Option<Env> {
         c.smtp_url = Some(url);
         // The SMS gateway and the systems HTTP steps call listen on 127.0.0.1 in tests.
         c.outbound_private_networks = true;
+        // Source files written by the tests are complete at once.
+        c.source_settle_secs = 0;
     })
     .await?;
     t.org("shop").await;

@@ -3,9 +3,11 @@
 pub(crate) mod automations;
 mod catalog;
 mod checkout;
+mod collections;
 mod contacts;
 mod events;
 mod exports;
+mod hooks;
 mod imports;
 mod link_parameter;
 mod lists;
@@ -45,6 +47,9 @@ use crate::app::App;
         sms_gateway::show, sms_gateway::save, sms_gateway::delete, imports::create, imports::show, imports::index,
         link_parameter::show, link_parameter::save, link_parameter::delete, events::index,
         sources::index, sources::show, sources::save, sources::delete, sources::check, sources::files,
+        collections::index, collections::show, collections::save, collections::delete, collections::records, collections::insert,
+        collections::upsert, collections::show_record, collections::delete_record,
+        hooks::index, hooks::create, hooks::show, hooks::update, hooks::rotate, hooks::delete,
         exports::index, exports::create, exports::show, exports::update, exports::delete, exports::run, exports::runs, exports::file),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
@@ -71,9 +76,14 @@ use crate::app::App;
         crate::services::link_params::LinkParamView, crate::services::activity::EventView, crate::services::activity::EventPage,
         crate::services::sources::SourceInput, crate::services::sources::ScheduledImport, crate::services::sources::TriggerPolling,
         crate::services::sources::SourceView, crate::services::sources::SourceFileView, crate::services::sources::CheckResult,
-        crate::domain::schedule::Schedule, crate::services::exports::ExportInput, crate::services::exports::ExportView, crate::services::exports::RunView)),
+        crate::domain::schedule::Schedule, crate::services::exports::ExportInput, crate::services::exports::ExportView, crate::services::exports::RunView,
+        crate::services::collections::CollectionInput, crate::services::collections::CollectionView, crate::services::collections::ContactRef,
+        crate::services::collections::RecordInput, crate::services::collections::BulkInput, crate::services::collections::BulkResult,
+        crate::services::collections::RecordView, crate::domain::collection::FieldDef, crate::domain::collection::FieldKind,
+        crate::services::hooks::HookInput, crate::services::hooks::HookView, crate::services::hooks::Received, crate::domain::hook::HookMapping,
+        crate::domain::hook::RecordMapping, crate::domain::hook::AutomationMapping)),
     modifiers(&BearerAuth),
-    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"), (name = "link parameter"), (name = "activity"), (name = "sources"), (name = "exports"))
+    tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"), (name = "link parameter"), (name = "activity"), (name = "sources"), (name = "exports"), (name = "data model"), (name = "webhooks"))
 )]
 pub struct ApiDoc;
 
@@ -95,6 +105,8 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 /// The largest product synchronisation body (10,000 products with long titles).
 const PRODUCT_SYNC_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// A bulk upsert of 10,000 records of up to a few hundred bytes each.
+const BULK_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// Import uploads go to disk as they arrive; this bounds the disk a single upload may take.
 const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024 * 1024;
 
@@ -257,6 +269,30 @@ pub fn router() -> Router<App> {
         )
         .route("/api/v1/sources/{key}/check", post(sources::check))
         .route("/api/v1/sources/{key}/files", get(sources::files))
+        .route("/api/v1/collections", get(collections::index))
+        .route(
+            "/api/v1/collections/{key}",
+            get(collections::show)
+                .put(collections::save)
+                .delete(collections::delete),
+        )
+        .route(
+            "/api/v1/collections/{key}/records",
+            get(collections::records)
+                .post(collections::insert)
+                .put(collections::upsert)
+                .layer(axum::extract::DefaultBodyLimit::max(BULK_BODY_LIMIT)),
+        )
+        .route(
+            "/api/v1/collections/{key}/records/{record}",
+            get(collections::show_record).delete(collections::delete_record),
+        )
+        .route("/api/v1/hooks", get(hooks::index).post(hooks::create))
+        .route(
+            "/api/v1/hooks/{id}",
+            get(hooks::show).put(hooks::update).delete(hooks::delete),
+        )
+        .route("/api/v1/hooks/{id}/rotate", post(hooks::rotate))
         .route("/api/v1/exports", get(exports::index).post(exports::create))
         .route(
             "/api/v1/exports/{id}",
