@@ -694,4 +694,45 @@ async fn rejections(backend: Backend) {
             .await
             .unwrap();
     assert_eq!(res.status(), 404);
+    // Running an export writes to its destination: admins only.
+    let res = e
+        .post(
+            "/api/v1/exports",
+            json!({"name": "x", "columns": ["email"], "schedule": {"every": "never"}}),
+        )
+        .await;
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let res = e
+        .post_as(
+            &reader,
+            &format!("/api/v1/exports/{id}/run"),
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    // An import that starts an automation needs automations:trigger besides imports:write.
+    let (_, code) = e
+        .automation("A", "multiple", json!([{"type": "tag", "add": ["x"]}]))
+        .await;
+    let importer = e.t.token("shop", &["imports:write"], &[]).await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"email\nann@example.org\n".to_vec())
+                .file_name("a.csv"),
+        )
+        .text(
+            "mapping",
+            json!({"automation": code, "columns": {"email": "email"}}).to_string(),
+        );
+    let res =
+        e.t.client
+            .post(e.t.url("/api/v1/imports"))
+            .bearer_auth(&importer)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 403);
 }

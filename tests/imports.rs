@@ -20,23 +20,6 @@ both_backends!(
 );
 
 impl Env {
-    async fn upload(&self, csv: &[u8], mapping: Value) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new()
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(csv.to_vec()).file_name("contacts.csv"),
-            )
-            .text("mapping", mapping.to_string());
-        self.t
-            .client
-            .post(self.t.url("/api/v1/imports"))
-            .bearer_auth(&self.admin)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
     /// Uploads, lets the workers run the import, and returns it.
     async fn import(&self, csv: &[u8], mapping: Value) -> Value {
         let res = self.upload(csv, mapping).await;

@@ -57,7 +57,9 @@ pub async fn run(app: &App, cmd: ImportCommand) -> anyhow::Result<ExitCode> {
             let copy = dir.join(format!("{}.csv", uuid::Uuid::new_v4()));
             std::fs::copy(&file, &copy)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let who = Principal::internal(org.id, Scope::ImportsWrite);
+            // The operator at the console is the server's admin (a mapping may start an
+            // automation, which needs more than imports:write).
+            let who = Principal::internal(org.id, Scope::Admin);
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())

@@ -83,9 +83,56 @@ pub enum Step {
         body: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content_type: Option<String>,
+        /// Batch mode: contacts are collected and sent together, at most `size` (≤ 1,000) per
+        /// request, as a JSON array or the `body` template over `contacts`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch: Option<Bucket>,
+    },
+    /// Write the contacts that pass to an export (its columns, format and destination).
+    /// Without `bucket`, the contacts that pass within one run of the engine share a file.
+    Export {
+        export: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bucket: Option<Bucket>,
     },
     /// The participation ends here.
     End {},
+}
+
+/// Collects contacts and lets them go together after `size` contacts or `minutes` minutes
+/// (counted from the oldest one), whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub size: i64,
+    #[serde(default)]
+    pub minutes: i64,
+}
+
+/// The largest batch of one HTTP request.
+pub const MAX_HTTP_BATCH: i64 = 1_000;
+/// The largest bucket of an export step.
+pub const MAX_EXPORT_BUCKET: i64 = 100_000;
+/// The longest a bucket waits.
+pub const MAX_BUCKET_MINUTES: i64 = 7 * 24 * 60;
+
+impl Step {
+    /// The bucket the step collects contacts in (export steps, batched HTTP steps).
+    pub fn bucket(&self) -> Option<Bucket> {
+        match self {
+            Step::Export { bucket, .. } => Some(bucket.unwrap_or(Bucket {
+                size: MAX_EXPORT_BUCKET,
+                minutes: 0,
+            })),
+            Step::Http { batch, .. } => *batch,
+            _ => None,
+        }
+    }
+}
+
+fn bucket_problem(b: &Bucket, max: i64) -> Option<String> {
+    (!(1..=max).contains(&b.size) || !(0..=MAX_BUCKET_MINUTES).contains(&b.minutes))
+        .then(|| format!("size 1 to {max} contacts, minutes 0 to {MAX_BUCKET_MINUTES}"))
 }
 
 fn yes() -> bool {
@@ -371,6 +418,17 @@ pub fn validate_steps(steps: &[Step]) -> Result<(), ValidationError> {
                     err("text", "invalid_template", e.located());
                 }
             }
+            Step::Export { export, bucket } => {
+                if *export <= 0 {
+                    err("export", "required", "the id of an export".into());
+                }
+                if let Some(m) = bucket
+                    .as_ref()
+                    .and_then(|b| bucket_problem(b, MAX_EXPORT_BUCKET))
+                {
+                    err("bucket", "out_of_range", m);
+                }
+            }
             Step::Http {
                 method,
                 url,
@@ -378,9 +436,22 @@ pub fn validate_steps(steps: &[Step]) -> Result<(), ValidationError> {
                 fields,
                 body,
                 content_type,
+                batch,
             } => {
                 if !matches!(method.as_str(), "GET" | "POST" | "PUT") {
                     err("method", "invalid_method", "GET, POST or PUT".into());
+                }
+                if let Some(b) = batch {
+                    if let Some(m) = bucket_problem(b, MAX_HTTP_BATCH) {
+                        err("batch", "out_of_range", m);
+                    }
+                    if method == "GET" || !fields.is_empty() {
+                        err(
+                            "batch",
+                            "conflict",
+                            "a batch is sent with POST or PUT, as a JSON array or a body over contacts (no fields)".into(),
+                        );
+                    }
                 }
                 if let Some(e) = url_template_problem("url", url, "{{ … }}") {
                     err("url", e.code, e.message);

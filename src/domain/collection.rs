@@ -139,6 +139,17 @@ pub fn check_record(
         Some(v) => v.to_string(),
         None => String::new(),
     };
+    if key.trim().is_empty()
+        && !errors
+            .iter()
+            .any(|e| e.field == format!("{path}.{primary_key}"))
+    {
+        errors.push(FieldError::new(
+            format!("{path}.{primary_key}"),
+            "required",
+            "the primary key needs a value",
+        ));
+    }
     if key.chars().count() > 200 {
         errors.push(FieldError::new(
             format!("{path}.{primary_key}"),
@@ -305,6 +316,9 @@ mod tests {
                 ("data.total", "invalid_value")
             ]
         );
+        let blank = json!({"order_id": "  ", "event_date": "2026-01-01"});
+        let errs = check_record(&f, "order_id", blank.as_object().unwrap(), "d").unwrap_err();
+        assert_eq!(errs[0].code, "required");
         let missing = json!({"event_date": "2026-01-01"});
         assert_eq!(
             check_record(&f, "order_id", missing.as_object().unwrap(), "d").unwrap_err()[0].code,

@@ -11,7 +11,8 @@ use super::{FieldError, ValidationError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
-    /// once, hourly, daily, weekly or monthly
+    /// once, hourly, daily, weekly, monthly, or never (only by hand or from an automation's
+    /// export step)
     pub every: String,
     /// `HH:MM` (UTC) for daily, weekly and monthly; for hourly only the minutes count.
     /// For once: absent to run at once.
@@ -48,7 +49,7 @@ impl Schedule {
             return bad("invalid_time", "at is a time of day HH:MM (UTC)");
         }
         match self.every.as_str() {
-            "once" | "hourly" | "daily" => {
+            "once" | "hourly" | "daily" | "never" => {
                 if self.weekday.is_some() || self.day.is_some() {
                     return bad(
                         "invalid_schedule",
@@ -75,7 +76,7 @@ impl Schedule {
             _ => {
                 return bad(
                     "invalid_schedule",
-                    "every is once, hourly, daily, weekly or monthly",
+                    "every is once, hourly, daily, weekly, monthly or never",
                 )
             }
         }
@@ -92,6 +93,7 @@ impl Schedule {
                 + Duration::milliseconds(at_ms)
         };
         let next = match self.every.as_str() {
+            "never" => return None,
             "once" if ran => return None,
             "once" => match &self.at {
                 Some(_) => {

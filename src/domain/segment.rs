@@ -719,7 +719,11 @@ impl SqlOut {
             Dialect::Sqlite => {
                 let v = format!("json_extract(r.data, '$.\"{f}\"')");
                 (
-                    format!("CAST({v} AS TEXT)"),
+                    // Booleans read as true/false, as on PostgreSQL.
+                    format!(
+                        "(CASE json_type(r.data, '$.\"{f}\"') WHEN 'true' THEN 'true' \
+                         WHEN 'false' THEN 'false' ELSE CAST({v} AS TEXT) END)"
+                    ),
                     format!(
                         "(CASE WHEN json_type(r.data, '$.\"{f}\"') IN ('integer', 'real') THEN {v} \
                          WHEN json_type(r.data, '$.\"{f}\"') = 'text' AND {v} <> '' AND {v} NOT GLOB '*[^0-9.-]*' \

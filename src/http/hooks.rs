@@ -35,10 +35,8 @@ pub async fn receive(
     if id.len() > 64 {
         return Err(ApiError::unauthorized());
     }
-    let payload: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
     let ip = client_ip(&parts, &app.config.trusted_proxies());
-    match hooks::receive(&app, &id, presented, ip, &payload).await {
+    match hooks::receive(&app, &id, presented, ip, &body).await {
         Ok(r) => Ok(Json(r)),
         Err(ServiceError::Validation(v)) => Err(ApiError::with_errors(
             StatusCode::BAD_REQUEST,

@@ -178,9 +178,30 @@ impl Engine {
                     });
                     queue(&mut a, p.id, idx, "sms", SMS_JOB, refusal, "");
                 }
-                Step::Http { method, url, .. } => {
+                Step::Http {
+                    method, url, batch, ..
+                } => {
                     let what = format!("{method} {}", url.split('?').next().unwrap_or(url));
-                    queue(&mut a, p.id, idx, "http", HTTP_JOB, None, &what);
+                    if batch.is_some() {
+                        a.buckets.push(idx);
+                        a.log.push((
+                            idx,
+                            "http".into(),
+                            "queued".into(),
+                            Some(format!("in a batch for {what}")),
+                        ));
+                    } else {
+                        queue(&mut a, p.id, idx, "http", HTTP_JOB, None, &what);
+                    }
+                }
+                Step::Export { export, .. } => {
+                    a.buckets.push(idx);
+                    a.log.push((
+                        idx,
+                        "export".into(),
+                        "queued".into(),
+                        Some(format!("in the bucket of export {export}")),
+                    ));
                 }
                 Step::Tag { add, remove } => {
                     a.add_tags.extend(add.iter().cloned());

@@ -298,7 +298,10 @@ pub async fn call_http(
 }
 
 /// The request of an HTTP step for one participation.
-fn http_request(step: &Step, ctx: &JinjaValue) -> Result<super::outbound::Request, SendError> {
+pub(super) fn http_request(
+    step: &Step,
+    ctx: &JinjaValue,
+) -> Result<super::outbound::Request, SendError> {
     let Step::Http {
         method,
         url,
@@ -306,6 +309,7 @@ fn http_request(step: &Step, ctx: &JinjaValue) -> Result<super::outbound::Reques
         fields,
         body,
         content_type,
+        batch,
     } = step
     else {
         return Err(SendError::Permanent("the step is not an HTTP step".into()));
@@ -320,7 +324,9 @@ fn http_request(step: &Step, ctx: &JinjaValue) -> Result<super::outbound::Reques
             .extend_pairs(&rendered_fields)
             .finish()
     };
-    let body = match (body, method.as_str()) {
+    // A batch without a body template goes as a JSON array of its contacts.
+    let batch_body = batch.map(|_| "{{ contacts | tojson }}".to_string());
+    let body = match (body.as_ref().or(batch_body.as_ref()), method.as_str()) {
         (Some(b), _) => Some((
             content_type
                 .clone()

@@ -432,7 +432,7 @@ pub async fn run_now(app: &App, p: &Principal, id: i64) -> ServiceResult<RunView
             message: "the export is running right now; try again when it is done".into(),
         });
     };
-    execute(app, &e, &run).await?;
+    execute(app, &e, &run, None).await?;
     Ok(run_view(&app.store.export_run(p.org_id, run.id).await?))
 }
 
@@ -467,7 +467,7 @@ pub async fn tick(app: &App) -> ServiceResult<usize> {
         else {
             break;
         };
-        execute(app, &e, &run).await?;
+        execute(app, &e, &run, None).await?;
         ran += 1;
     }
     Ok(ran)
@@ -491,9 +491,14 @@ fn exports_dir(app: &App, org_id: i64) -> PathBuf {
 
 /// Writes a run's file and hands it over; the outcome (rows, or the error) is recorded on
 /// the run. Only a failure to record it is an error here.
-async fn execute(app: &App, e: &ExportRow, run: &ExportRunRow) -> ServiceResult<()> {
+async fn execute(
+    app: &App,
+    e: &ExportRow,
+    run: &ExportRunRow,
+    only: Option<&[i64]>,
+) -> ServiceResult<RunOutcome> {
     let started = std::time::Instant::now();
-    let outcome = match write_and_deliver(app, e, run).await {
+    let outcome = match write_and_deliver(app, e, run, only).await {
         Ok(o) => o,
         Err(err) => RunOutcome {
             error: Some(err),
@@ -510,16 +515,46 @@ async fn execute(app: &App, e: &ExportRow, run: &ExportRunRow) -> ServiceResult<
         "export run"
     );
     let now = app.now();
+    // A failed run of the definition is tried again soon; one for an automation's bucket is
+    // retried by its job.
+    let retry_at = if only.is_none() {
+        now + RETRY_MS
+    } else {
+        i64::MAX
+    };
     app.store
-        .finish_export_run(run, &outcome, now + RETRY_MS, now)
+        .finish_export_run(run, &outcome, retry_at, now)
         .await?;
-    Ok(())
+    Ok(outcome)
+}
+
+/// Writes the export's columns for these contacts only (an automation's export step) and
+/// hands the file over; the run is recorded like any other. Err: why it failed.
+pub async fn run_for_contacts(
+    app: &App,
+    org_id: i64,
+    export_id: i64,
+    contacts: &[i64],
+) -> Result<RunOutcome, ServiceError> {
+    let now = app.now();
+    let Some((e, run)) = app
+        .store
+        .start_export_run(Some((org_id, export_id)), now, now + LEASE_MS, |_| None)
+        .await?
+    else {
+        return Err(ServiceError::Conflict {
+            field: "export",
+            message: "the export is running right now".into(),
+        });
+    };
+    execute(app, &e, &run, Some(contacts)).await
 }
 
 async fn write_and_deliver(
     app: &App,
     e: &ExportRow,
     run: &ExportRunRow,
+    only: Option<&[i64]>,
 ) -> Result<RunOutcome, String> {
     let dir = exports_dir(app, e.org_id);
     tokio::fs::create_dir_all(&dir)
@@ -527,10 +562,12 @@ async fn write_and_deliver(
         .map_err(|err| err.to_string())?;
     let format = Format::parse(&e.format).unwrap_or(Format::Csv);
     let local = dir.join(format!("{}.{}", run.id, format.as_str()));
-    let file_name = fill_date_variables(&e.file_name, run.started_at);
+    let file_name = run_file_name(&e.file_name, run, only.is_some());
     let written = match e.kind.as_str() {
         "activity" => write_activity(app, e, format, &local).await,
-        _ => write_contacts(app, e, format, &local).await,
+        _ => write_contacts_of(app, e, only, format, &local)
+            .await
+            .map(|rows| (rows, None)),
     };
     let (rows, cursor) = match written {
         Ok(w) => w,
@@ -613,7 +650,21 @@ impl Sink {
 }
 
 /// Writes the contacts of an export's segment (or of `only`); returns the rows written.
-pub(crate) async fn write_contacts_of(
+/// The file name of a run: the pattern with its date variables and `{run}` (the run's id)
+/// filled in. Runs for buckets, which may come several a minute, always carry the run id.
+fn run_file_name(pattern: &str, run: &ExportRunRow, bucket: bool) -> String {
+    let pattern = if bucket && !pattern.contains("{run}") {
+        match pattern.rsplit_once('.') {
+            Some((stem, ext)) => format!("{stem}_{{run}}.{ext}"),
+            None => format!("{pattern}_{{run}}"),
+        }
+    } else {
+        pattern.to_string()
+    };
+    fill_date_variables(&pattern, run.started_at).replace("{run}", &run.id.to_string())
+}
+
+async fn write_contacts_of(
     app: &App,
     e: &ExportRow,
     only: Option<&[i64]>,
@@ -685,15 +736,6 @@ pub(crate) async fn write_contacts_of(
     }
     sink.finish()?;
     Ok(rows)
-}
-
-async fn write_contacts(
-    app: &App,
-    e: &ExportRow,
-    format: Format,
-    path: &Path,
-) -> Result<(i64, Option<String>), String> {
-    Ok((write_contacts_of(app, e, None, format, path).await?, None))
 }
 
 /// Writes the activity after the export's cursor; returns the rows and the new cursor.

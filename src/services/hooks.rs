@@ -280,7 +280,7 @@ pub async fn receive(
     id: &str,
     presented: &str,
     ip: IpAddr,
-    payload: &Value,
+    body: &[u8],
 ) -> ServiceResult<Received> {
     let Some(h) = found(app.store.hook_by_public_id(id).await)? else {
         return Err(ServiceError::Unauthorized);
@@ -288,6 +288,9 @@ pub async fn receive(
     if !authorised(app, &h, presented, ip).await? {
         return Err(ServiceError::Unauthorized);
     }
+    let payload: &Value = &serde_json::from_slice(body).map_err(|e| {
+        ValidationError::single("", "malformed_json", format!("the body is not JSON: {e}"))
+    })?;
     let mapping: HookMapping =
         serde_json::from_str(&h.mapping).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let mut errors: Vec<FieldError> = Vec::new();
@@ -313,9 +316,11 @@ pub async fn receive(
             None
         }
     };
+    // The address finds the contact when the payload has one (a subscriber known by address
+    // whose first order brings a customer id); else the external id.
     let match_on = match &row {
-        Some(r) if r.external_id.is_some() => MatchOn::ExternalId,
         Some(r) if r.email.is_some() => MatchOn::Email,
+        Some(r) if r.external_id.is_some() => MatchOn::ExternalId,
         Some(_) => {
             let pointers: Vec<&str> = columns
                 .iter()

@@ -2,6 +2,7 @@
 //! functions, so behaviour is the same whichever way a request arrives.
 
 pub mod activity;
+pub mod automation_buckets;
 pub mod automation_engine;
 pub mod automation_jobs;
 pub mod automation_triggers;

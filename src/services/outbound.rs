@@ -69,9 +69,6 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// Sends a request. A 2xx answer is Ok; a network failure, a timeout, 429 or 5xx is a
-/// transient error (the job is retried); any other answer, a bad URL or an address that is
-/// not allowed is permanent.
 /// Why a host may not be called.
 pub enum Refused {
     Unresolved(String),
@@ -104,6 +101,9 @@ pub async fn allowed_address(app: &App, host: &str, port: u16) -> Result<SocketA
         })
 }
 
+/// Sends a request. A 2xx answer is Ok; a network failure, a timeout, 429 or 5xx is a
+/// transient error (the job is retried); any other answer, a bad URL or an address that is
+/// not allowed is permanent.
 pub async fn send(app: &App, req: &Request) -> Result<Answer, SendError> {
     let url = url::Url::parse(&req.url)
         .map_err(|e| SendError::Permanent(format!("the URL is not valid: {e}")))?;

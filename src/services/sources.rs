@@ -596,7 +596,7 @@ pub async fn run_import_now(app: &App, p: &Principal, key: &str) -> ServiceResul
         )
         .into());
     }
-    let outcome = import_files(app, &s).await;
+    let outcome = import_files(app, &s).await.map(|(done, _)| done);
     app.store
         .source_outcome(
             s.org_id,
@@ -618,9 +618,10 @@ pub async fn tick(app: &App) -> ServiceResult<usize> {
             return Ok(n);
         };
         n += 1;
+        // Whether a wanted file was still arriving: then the source looks again soon.
         let outcome = match work {
-            SourceWork::Import => import_files(app, &s).await.map(|_| ()),
-            SourceWork::Triggers => trigger_files(app, &s).await,
+            SourceWork::Import => import_files(app, &s).await.map(|(_, settling)| settling),
+            SourceWork::Triggers => trigger_files(app, &s).await.map(|_| false),
         };
         let after = app.now();
         let next = match work {
@@ -632,10 +633,12 @@ pub async fn tick(app: &App) -> ServiceResult<usize> {
             SourceWork::Triggers => s.trigger_poll_secs.map(|secs| after + secs * 1000),
         };
         // A source that could not be reached is tried again soon, whatever its schedule.
+        let soon = after + (app.config.source_settle_secs as i64 + 1) * 1000;
         let next = match (&outcome, next) {
             (Err(_), Some(t)) => Some(t.min(after + RETRY_MS)),
             (Err(_), None) => Some(after + RETRY_MS),
-            (Ok(_), t) => t,
+            (Ok(true), t) => Some(t.map_or(soon, |t| t.min(soon))),
+            (Ok(false), t) => t,
         };
         if let Err(e) = &outcome {
             tracing::warn!(org = s.org_id, source = %s.key, error = %e, "source failed");
@@ -657,17 +660,24 @@ fn wanted(app: &App, pattern: &str, at: i64, f: &RemoteFile) -> bool {
     settled(app, f) && crate::transfer::matches_pattern(&fill_date_variables(pattern, at), &f.name)
 }
 
-/// Imports the files that match the source's pattern; returns the imports run.
-async fn import_files(app: &App, s: &SourceRow) -> Result<Vec<ImportRow>, String> {
+/// Imports the files that match the source's pattern; returns the imports run and whether
+/// a matching file was still arriving (left for a look a moment later).
+async fn import_files(app: &App, s: &SourceRow) -> Result<(Vec<ImportRow>, bool), String> {
     let (Some(pattern), Some(mapping)) = (&s.import_pattern, &s.import_mapping) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     };
     let mapping: MappingInput = serde_json::from_str(mapping).map_err(|e| e.to_string())?;
     let mut session = open(app, s).await?;
     let result = async {
-        let files: Vec<RemoteFile> = session
-            .list()
-            .await?
+        let all = session.list().await?;
+        let settling = all.iter().any(|f| {
+            f.is_fresh(app.config.source_settle_secs)
+                && crate::transfer::matches_pattern(
+                    &fill_date_variables(pattern, app.now()),
+                    &f.name,
+                )
+        });
+        let files: Vec<RemoteFile> = all
             .into_iter()
             .filter(|f| wanted(app, pattern, app.now(), f))
             .collect();
@@ -677,7 +687,7 @@ async fn import_files(app: &App, s: &SourceRow) -> Result<Vec<ImportRow>, String
                 done.push(i);
             }
         }
-        Ok(done)
+        Ok((done, settling))
     }
     .await;
     session.close().await;
@@ -862,9 +872,11 @@ async fn take_file(
         match import {
             Some(i) if i.status == "queued" || i.status == "running" => {}
             Some(i) => finish_file(app, s, session, k, &i).await?,
+            // Being taken by another run right now.
+            None if k.moved_to.is_none() => {}
             // Refused before it could be imported: it goes where it went the first time.
             None => {
-                let to = k.moved_to.as_deref().unwrap_or("archive");
+                let to = k.moved_to.as_deref().unwrap_or("failed");
                 session.move_into(&f.name, to).await?;
             }
         }
@@ -879,6 +891,17 @@ async fn take_file(
         detail: None,
         seen_at: app.now(),
     };
+    // The file is claimed first: another node (or `handbill source run`) that takes the
+    // same file at the same moment finds it recorded and leaves it.
+    let first = app
+        .store
+        .record_source_file(s.org_id, s.id, &record)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !first {
+        let _ = tokio::fs::remove_file(&local).await;
+        return Ok(None);
+    }
     // The source's admin set up the import (and the automation a trigger file starts).
     let who = Principal::internal(s.org_id, Scope::Admin);
     let origin = format!("source:{}", s.key);
@@ -886,37 +909,23 @@ async fn take_file(
     let import = match created {
         Ok(i) => i,
         Err(ServiceError::Validation(v)) => {
-            app.store
-                .record_source_file(s.org_id, s.id, &record)
-                .await
-                .map_err(|e| e.to_string())?;
             move_failed(app, s, session, f, Some(record), &v.to_string()).await?;
             return Ok(None);
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => {
+            // Not this file's fault: the next look takes it again.
+            let _ = app.store.forget_source_file(s.org_id, s.id, &record).await;
+            return Err(e.to_string());
+        }
     };
     let record = SourceFileRow {
         import_id: Some(import.id),
         ..record
     };
-    let first = app
-        .store
-        .record_source_file(s.org_id, s.id, &record)
+    app.store
+        .file_moved(s.org_id, s.id, &record)
         .await
         .map_err(|e| e.to_string())?;
-    if !first {
-        // Another node (or `handbill source run`) took the same file at the same moment.
-        app.store
-            .finish_import(
-                s.org_id,
-                import.id,
-                Some("the same file is imported by another run"),
-                app.now(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok(None);
-    }
     let claimed = app
         .store
         .claim_import(

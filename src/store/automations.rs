@@ -105,6 +105,8 @@ pub struct Advance {
     pub set_fields: Vec<(FieldTarget, Value)>,
     /// Jobs to queue: (kind, payload).
     pub jobs: Vec<(String, String)>,
+    /// Steps whose bucket the contact goes into (export steps, batched HTTP steps).
+    pub buckets: Vec<i64>,
     /// (step, kind, outcome, detail) per step run.
     pub log: Vec<(i64, String, String, Option<String>)>,
     pub next_step: i64,
@@ -545,6 +547,18 @@ impl Store {
                             .execute(&mut *tx)
                             .await?;
                     }
+                }
+                for step in &a.buckets {
+                    sqlx::query(
+                        "INSERT INTO bucket_entries (org_id, automation_id, version, step, participation_id, contact_id, added_at) \
+                         SELECT org_id, automation_id, version, $3, id, contact_id, $4 FROM participations WHERE org_id = $1 AND id = $2",
+                    )
+                    .bind(a.org_id)
+                    .bind(a.participation_id)
+                    .bind(step)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 for (kind, payload) in &a.jobs {
                     let _: i64 = sqlx::query_scalar(INSERT_JOB)

@@ -248,9 +248,11 @@ impl Store {
     ) -> StoreResult<Vec<RecordRow>> {
         let value = match (self.dialect(), &f.equals) {
             (_, None) => "NULL".to_string(),
-            (Dialect::Sqlite, Some((field, _))) => {
-                format!("CAST(json_extract(data, '$.\"{field}\"') AS TEXT)")
-            }
+            (Dialect::Sqlite, Some((field, _))) => format!(
+                // Booleans read as true/false, as on PostgreSQL.
+                "(CASE json_type(data, '$.\"{field}\"') WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                 ELSE CAST(json_extract(data, '$.\"{field}\"') AS TEXT) END)"
+            ),
             (Dialect::Postgres, Some((field, _))) => format!("(data::jsonb ->> '{field}')"),
         };
         let sql = format!(

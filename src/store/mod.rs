@@ -4,6 +4,7 @@
 mod activity;
 mod automation_triggers;
 mod automations;
+mod buckets;
 mod catalog;
 mod checkout;
 mod collections;
@@ -43,6 +44,7 @@ pub use automations::{
     Advance, AnswerBuilder, AutomationRow, NewAutomation, ParticipationRow, Start, Started,
     StepLogRow,
 };
+pub use buckets::{BatchEntry, BatchRow, OpenBucket};
 pub use catalog::{NewPartner, NewPos, NewProduct, PartnerRow, PosRow, ProductRow};
 pub use checkout::{
     CheckoutOutcome, CheckoutRecord, NewWidget, OfferRow, OfferText, PartnerTextRow, WidgetRow,

@@ -291,6 +291,28 @@ impl Store {
         })
     }
 
+    /// Forgets a file whose import could not even be made (the next look takes it again).
+    pub async fn forget_source_file(
+        &self,
+        org_id: i64,
+        source_id: i64,
+        f: &SourceFileRow,
+    ) -> StoreResult<()> {
+        on_write!(self, |p| {
+            sqlx::query(
+                "DELETE FROM source_files WHERE org_id = $1 AND source_id = $2 AND name = $3 AND size = $4 AND sha256 = $5",
+            )
+            .bind(org_id)
+            .bind(source_id)
+            .bind(&f.name)
+            .bind(f.size)
+            .bind(&f.sha256)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
     /// Notes where a file went after its import (archive or failed) and why.
     pub async fn file_moved(
         &self,

@@ -165,6 +165,23 @@ mod tests {
     }
 
     #[test]
+    fn fresh_files() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let f = |modified| RemoteFile {
+            name: "a.csv".into(),
+            size: 1,
+            modified,
+        };
+        assert!(f(Some(now - 2)).is_fresh(10));
+        assert!(!f(Some(now - 20)).is_fresh(10));
+        assert!(!f(Some(now)).is_fresh(0));
+        assert!(!f(None).is_fresh(10), "no time known: taken");
+    }
+
+    #[test]
     fn names() {
         assert!(check_name("a.csv").is_ok());
         for bad in ["", "..", "a/b", "..\\x"] {

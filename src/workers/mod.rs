@@ -9,8 +9,8 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::mail::{ComposedMessage, SendError};
 use crate::services::{
-    automation_engine, automation_jobs, delivery, exports, imports, mail, optin_mail, optins,
-    partner_consents, sources, templates,
+    automation_buckets, automation_engine, automation_jobs, delivery, exports, imports, mail,
+    optin_mail, optins, partner_consents, sources, templates,
 };
 use crate::store::Job;
 
@@ -102,6 +102,14 @@ async fn run_job(app: &App, job: &Job) -> Outcome {
                 Err(SendError::Permanent(e)) => Outcome::Fatal(e),
             }
         }
+        automation_buckets::BATCH_JOB => {
+            let last = job.attempts >= job.max_attempts;
+            match automation_buckets::run_batch_job(app, &job.payload, last).await {
+                Ok(()) => Outcome::Done,
+                Err(SendError::Transient(e)) => Outcome::Retry(e),
+                Err(SendError::Permanent(e)) => Outcome::Fatal(e),
+            }
+        }
         other => Outcome::Fatal(format!("unknown job kind '{other}'")),
     }
 }
@@ -185,15 +193,18 @@ async fn run_exchange(app: App, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Runs the automation steps that are due; errors are logged, the loop goes on.
+/// Runs the automation steps that are due and cuts the bucket batches that are due;
+/// errors are logged, the loop goes on.
 async fn automations_tick(app: &App, engine: &mut automation_engine::Engine) -> usize {
-    match engine.tick(app).await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::error!(error = %e, "automation steps failed");
-            0
-        }
-    }
+    let steps = engine.tick(app).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "automation steps failed");
+        0
+    });
+    let batches = automation_buckets::tick(app).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "automation buckets failed");
+        0
+    });
+    steps + batches
 }
 
 /// Runs jobs, automation steps and mailing batches until nothing is due (for tests and the

@@ -291,3 +291,23 @@ impl Env {
         panic!("the activity log never showed {n} events");
     }
 }
+
+impl Env {
+    /// Uploads a CSV file with its mapping to `POST /api/v1/imports`.
+    pub async fn upload(&self, csv: &[u8], mapping: Value) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.to_vec()).file_name("contacts.csv"),
+            )
+            .text("mapping", mapping.to_string());
+        self.t
+            .client
+            .post(self.t.url("/api/v1/imports"))
+            .bearer_auth(&self.admin)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
