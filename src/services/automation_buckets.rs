@@ -115,9 +115,10 @@ async fn hand_over(app: &App, b: &BatchRow) -> Result<String, SendError> {
             let out = super::exports::run_for_contacts(app, b.org_id, *export, &ids)
                 .await
                 .map_err(|e| match e {
-                    super::ServiceError::Store(StoreError::NotFound) => {
+                    super::ServiceError::NotFound(_) => {
                         SendError::Permanent(format!("export {export} is gone"))
                     }
+                    super::ServiceError::Validation(v) => SendError::Permanent(v.to_string()),
                     e => SendError::Transient(e.to_string()),
                 })?;
             match out.error {

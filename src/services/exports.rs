@@ -517,11 +517,7 @@ async fn execute(
     let now = app.now();
     // A failed run of the definition is tried again soon; one for an automation's bucket is
     // retried by its job.
-    let retry_at = if only.is_none() {
-        now + RETRY_MS
-    } else {
-        i64::MAX
-    };
+    let retry_at = only.is_none().then_some(now + RETRY_MS);
     app.store
         .finish_export_run(run, &outcome, retry_at, now)
         .await?;
@@ -536,6 +532,19 @@ pub async fn run_for_contacts(
     export_id: i64,
     contacts: &[i64],
 ) -> Result<RunOutcome, ServiceError> {
+    let export = app
+        .store
+        .export(org_id, export_id)
+        .await
+        .or_not_found("export")?;
+    if export.kind != "contacts" {
+        return Err(ValidationError::single(
+            "export",
+            "not_a_contact_export",
+            format!("export {export_id} exports the activity log, not contacts"),
+        )
+        .into());
+    }
     let now = app.now();
     let Some((e, run)) = app
         .store
@@ -649,7 +658,6 @@ impl Sink {
     }
 }
 
-/// Writes the contacts of an export's segment (or of `only`); returns the rows written.
 /// The file name of a run: the pattern with its date variables and `{run}` (the run's id)
 /// filled in. Runs for buckets, which may come several a minute, always carry the run id.
 fn run_file_name(pattern: &str, run: &ExportRunRow, bucket: bool) -> String {
@@ -664,6 +672,7 @@ fn run_file_name(pattern: &str, run: &ExportRunRow, bucket: bool) -> String {
     fill_date_variables(&pattern, run.started_at).replace("{run}", &run.id.to_string())
 }
 
+/// Writes the contacts of an export's segment (or of `only`); returns the rows written.
 async fn write_contacts_of(
     app: &App,
     e: &ExportRow,

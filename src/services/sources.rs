@@ -671,7 +671,8 @@ async fn import_files(app: &App, s: &SourceRow) -> Result<(Vec<ImportRow>, bool)
     let result = async {
         let all = session.list().await?;
         let settling = all.iter().any(|f| {
-            f.is_fresh(app.config.source_settle_secs)
+            !f.name.starts_with('.')
+                && f.is_fresh(app.config.source_settle_secs)
                 && crate::transfer::matches_pattern(
                     &fill_date_variables(pattern, app.now()),
                     &f.name,
@@ -872,8 +873,15 @@ async fn take_file(
         match import {
             Some(i) if i.status == "queued" || i.status == "running" => {}
             Some(i) => finish_file(app, s, session, k, &i).await?,
-            // Being taken by another run right now.
-            None if k.moved_to.is_none() => {}
+            // Being taken by another run right now…
+            None if k.moved_to.is_none() && app.now() - k.seen_at < LEASE_MS => {}
+            // …or by one that stopped before its import was made: the next look takes it.
+            None if k.moved_to.is_none() => {
+                app.store
+                    .forget_source_file(s.org_id, s.id, &k)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             // Refused before it could be imported: it goes where it went the first time.
             None => {
                 let to = k.moved_to.as_deref().unwrap_or("failed");

@@ -2,7 +2,7 @@
 //! over and settles the step log of its participations.
 
 use super::jobs::INSERT_JOB;
-use super::{on_read, write_tx, Store, StoreResult};
+use super::{on_read, safe, write_tx, Store, StoreResult};
 
 /// A bucket with contacts waiting: (org, automation, version, step), how many, the oldest.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -54,6 +54,11 @@ impl Store {
         max_attempts: i64,
         now: i64,
     ) -> StoreResult<Option<i64>> {
+        // Two nodes cutting at once never share an entry.
+        let lock = match self {
+            Store::Sqlite(_) => "",
+            Store::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
         let out = write_tx!(self, |tx| {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO bucket_batches (org_id, automation_id, version, step, created_at) \
@@ -66,11 +71,11 @@ impl Store {
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
-            let taken = sqlx::query(
-                "UPDATE bucket_entries SET batch_id = $5 WHERE id IN (SELECT id FROM bucket_entries \
+            let taken = sqlx::query(safe!(
+                "UPDATE bucket_entries SET batch_id = $5 WHERE batch_id IS NULL AND id IN (SELECT id FROM bucket_entries \
                  WHERE org_id = $1 AND automation_id = $2 AND version = $3 AND step = $4 AND batch_id IS NULL \
-                 ORDER BY id LIMIT $6)",
-            )
+                 ORDER BY id LIMIT $6{lock})"
+            ))
             .bind(b.org_id)
             .bind(b.automation_id)
             .bind(b.version)
@@ -112,7 +117,7 @@ impl Store {
         on_read!(self, |p| Ok(sqlx::query_as(
             "SELECT e.participation_id, e.contact_id, p.fields FROM bucket_entries e \
              JOIN participations p ON p.org_id = e.org_id AND p.id = e.participation_id \
-             WHERE e.batch_id = $1 ORDER BY e.id"
+             WHERE e.batch_id = $1 AND p.status <> 'stopped' ORDER BY e.id"
         )
         .bind(id)
         .fetch_all(p)

@@ -235,7 +235,7 @@ impl Store {
         &self,
         run: &ExportRunRow,
         o: &RunOutcome,
-        retry_at: i64,
+        retry_at: Option<i64>,
         now: i64,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
@@ -259,7 +259,7 @@ impl Store {
             } else {
                 None
             };
-            let retry = o.error.as_ref().map(|_| retry_at);
+            let retry = o.error.as_ref().and(retry_at);
             sqlx::query(
                 "UPDATE exports SET locked_until = NULL, cursor = COALESCE($3, cursor), \
                  next_run_at = CASE WHEN $4 IS NULL THEN next_run_at \

@@ -345,6 +345,12 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            // A place in an automation's bucket goes too (nothing is sent for an erased person).
+            sqlx::query("DELETE FROM bucket_entries WHERE org_id = $1 AND contact_id = $2")
+                .bind(org_id)
+                .bind(contact_id)
+                .execute(&mut *tx)
+                .await?;
             // Data-model records are the person's own data: they go with the contact.
             sqlx::query("DELETE FROM records WHERE org_id = $1 AND contact_id = $2")
                 .bind(org_id)
