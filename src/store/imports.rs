@@ -281,13 +281,16 @@ fn update_sql(
         })
         .collect();
     let assignments: Vec<String> = sets.iter().map(|(c, e)| format!("{c} = {e}")).collect();
+    // The organisation leads the primary key on PostgreSQL (org_id, id): without it the
+    // join cannot use the key and walks the whole index for every row.
     format!(
         "WITH v ({}) AS (VALUES {}) UPDATE contacts SET {}, updated_at = {} FROM v \
-         WHERE contacts.id = v.id AND ({})",
+         WHERE contacts.org_id = {} AND contacts.id = v.id AND ({})",
         names.join(", "),
         values.join(", "),
         assignments.join(", "),
         numbered(dialect, now, 1),
+        numbered(dialect, now + 1, 1),
         changed.join(" OR ")
     )
 }
@@ -616,7 +619,8 @@ impl Store {
                 for &p in part {
                     q = bind_matched!(q, p);
                 }
-                let (changed, written) = match q.bind(c.now).execute(&mut *tx).await {
+                let (changed, written) = match q.bind(c.now).bind(c.org_id).execute(&mut *tx).await
+                {
                     Ok(r) => {
                         exec!(tx, "RELEASE SAVEPOINT chunk");
                         out.contacts.extend(part.iter().copied());
@@ -633,7 +637,7 @@ impl Store {
                                 ))),
                                 p
                             );
-                            match q.bind(c.now).execute(&mut *tx).await {
+                            match q.bind(c.now).bind(c.org_id).execute(&mut *tx).await {
                                 Ok(r) => {
                                     exec!(tx, "RELEASE SAVEPOINT one");
                                     out.contacts.push(p);
