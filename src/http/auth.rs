@@ -18,18 +18,22 @@ impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .ok_or_else(ApiError::unauthorized)?;
+        let presented = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let ip = client_ip(parts, &app.config.trusted_proxies());
         authenticate(app, presented, ip).await.map(Auth)
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
 }
 
 /// Authenticates a presented token (header or, for compat APIs, query) for a caller at `ip`

@@ -5,7 +5,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
@@ -22,14 +21,7 @@ pub async fn receive(
     parts: Parts,
     body: Bytes,
 ) -> Result<Json<Received>, ApiError> {
-    let presented = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
+    let presented = super::auth::bearer(&parts)
         .filter(|t| !t.is_empty() && t.len() <= 200)
         .ok_or_else(ApiError::unauthorized)?;
     if id.len() > 64 {

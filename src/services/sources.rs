@@ -517,6 +517,22 @@ pub async fn check(app: &App, p: &Principal, key: &str) -> ServiceResult<CheckRe
         files
     }
     .await;
+    note_outcome(app, &s, &outcome).await?;
+    match outcome {
+        Ok(files) => Ok(CheckResult {
+            files: files.into_iter().map(|f| f.name).collect(),
+            host_key: app.store.source(s.org_id, s.id).await?.host_key,
+        }),
+        Err(e) => Err(unreachable(e)),
+    }
+}
+
+/// Keeps what a look at the source came to (`last_error`, `last_run_at`).
+async fn note_outcome<T>(
+    app: &App,
+    s: &SourceRow,
+    outcome: &Result<T, String>,
+) -> ServiceResult<()> {
     app.store
         .source_outcome(
             s.org_id,
@@ -525,13 +541,7 @@ pub async fn check(app: &App, p: &Principal, key: &str) -> ServiceResult<CheckRe
             app.now(),
         )
         .await?;
-    match outcome {
-        Ok(files) => Ok(CheckResult {
-            files: files.into_iter().map(|f| f.name).collect(),
-            host_key: app.store.source(s.org_id, s.id).await?.host_key,
-        }),
-        Err(e) => Err(unreachable(e)),
-    }
+    Ok(())
 }
 
 fn unreachable(message: String) -> ServiceError {
@@ -597,14 +607,7 @@ pub async fn run_import_now(app: &App, p: &Principal, key: &str) -> ServiceResul
         .into());
     }
     let outcome = import_files(app, &s).await.map(|(done, _)| done);
-    app.store
-        .source_outcome(
-            s.org_id,
-            s.id,
-            outcome.as_ref().err().map(String::as_str),
-            app.now(),
-        )
-        .await?;
+    note_outcome(app, &s, &outcome).await?;
     outcome.map_err(unreachable)
 }
 
