@@ -191,8 +191,16 @@ async fn collections_and_records(backend: Backend) {
 async fn webhook_receivers(backend: Backend) {
     let Some(e) = env(backend).await else { return };
     e.orders().await;
+    let res = e
+        .post(
+            "/api/v1/templates",
+            json!({"key": "order", "kind": "transactional", "name": "Order", "subject": "Welcome {{ contact.first_name }}",
+                   "html": "<p>{% for o in records.orders %}Order {{ o.order_id }} for {{ o.event_date }}, total {{ o.total }}.{% endfor %}</p>"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     let automation = e
-        .publish(json!({"name": "Order confirmation", "steps": [{"type": "email", "template": "welcome", "marketing": false}]}))
+        .publish(json!({"name": "Order confirmation", "steps": [{"type": "email", "template": "order", "marketing": false}]}))
         .await;
     let code = e.get(&format!("/api/v1/automations/{automation}")).await["triggerCode"]
         .as_str()
@@ -271,6 +279,13 @@ async fn webhook_receivers(backend: Backend) {
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].0, "kim@example.org");
     assert_eq!(mails[0].1, "Welcome Kim");
+    assert!(
+        mails[0]
+            .2
+            .contains("Order T-1001 for 2026-02-14, total 49.5."),
+        "{}",
+        mails[0].2
+    );
     // The same order again: the contact and record are found, not doubled.
     let got: Value = e
         .hook_call(&id, &token, order.clone())

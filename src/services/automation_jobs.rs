@@ -421,12 +421,17 @@ pub async fn send_email(app: &App, org_id: i64, job: &StepJob) -> Result<(), Sen
         }
         _ => None,
     };
+    // The contact's data-model records (`{{ records.orders[0].event_date }}`).
+    let records = super::collections::records_of(app, org_id, contact.id)
+        .await
+        .map_err(SendError::transient)?;
     let ctx = minijinja::context! {
         contact => super::template_vars::contact(contact),
         org => minijinja::context! { name => org.name.as_str() },
         automationfield => html_fields,
         automationfield_text => text_fields,
         unsubscribe_url => unsubscribe.clone(),
+        records => minijinja::Value::from_serialize(&records),
     };
     let subject = rewrite_placeholders(t.subject.as_deref().unwrap_or(""), "automationfield_text");
     let html = rewrite_placeholders(&t.html, "automationfield");

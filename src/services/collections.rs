@@ -94,6 +94,22 @@ fn record_view(r: RecordRow) -> RecordView {
     }
 }
 
+/// A contact's records for templates: collection key → its records' data, in key order.
+pub async fn records_of(
+    app: &App,
+    org_id: i64,
+    contact_id: i64,
+) -> ServiceResult<serde_json::Map<String, Value>> {
+    let mut out = serde_json::Map::new();
+    for (key, data) in app.store.contact_records(org_id, contact_id).await? {
+        let list = out.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(items) = list {
+            items.push(serde_json::from_str(&data).unwrap_or(Value::Null));
+        }
+    }
+    Ok(out)
+}
+
 /// The checked fields of a stored collection.
 pub fn fields_of(c: &CollectionRow) -> Vec<FieldDef> {
     serde_json::from_str(&c.fields).unwrap_or_default()

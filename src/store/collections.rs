@@ -273,6 +273,24 @@ impl Store {
         .await?))
     }
 
+    /// A contact's records of every collection: (collection key, data JSON), by key.
+    pub async fn contact_records(
+        &self,
+        org_id: i64,
+        contact_id: i64,
+    ) -> StoreResult<Vec<(String, String)>> {
+        on_read!(self, |p| {
+            Ok(sqlx::query_as(
+            "SELECT co.key, r.data FROM records r JOIN collections co ON co.org_id = r.org_id AND co.id = r.collection_id \
+             WHERE r.org_id = $1 AND r.contact_id = $2 ORDER BY co.key, r.key LIMIT 10000"
+        )
+        .bind(org_id)
+        .bind(contact_id)
+        .fetch_all(p)
+        .await?)
+        })
+    }
+
     /// Contact ids by e-mail address or external id (`column`), for the values that exist.
     pub async fn contact_ids_by(
         &self,
