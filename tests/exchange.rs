@@ -333,6 +333,22 @@ async fn contact_and_activity_exports(backend: Backend) {
     assert_eq!(res.status(), 200);
     let run: Value = res.json().await.unwrap();
     assert_eq!(run["rows"], 0);
+    // An export that starts now leaves the bounce before it out.
+    let res = e
+        .post(
+            "/api/v1/exports",
+            json!({"preset": "bounces", "start": "now", "schedule": {"every": "never"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let later = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let run: Value = e
+        .post(&format!("/api/v1/exports/{later}/run"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["rows"], 0);
     // The schedule stayed as it was.
     assert_eq!(
         e.get(&format!("/api/v1/exports/{id}")).await["next_run_at"],
@@ -635,6 +651,16 @@ async fn rejections(backend: Backend) {
             "not_allowed",
         ),
         (json!({"preset": "opens"}), "preset", "unknown_preset"),
+        (
+            json!({"preset": "bounces", "start": "later"}),
+            "start",
+            "invalid_start",
+        ),
+        (
+            json!({"name": "x", "columns": ["email"], "start": "now"}),
+            "start",
+            "not_allowed",
+        ),
         (
             json!({"name": "x", "kind": "people", "columns": ["email"]}),
             "kind",

@@ -55,6 +55,10 @@ pub struct ExportInput {
     /// Activity: the kinds of events (absent: all).
     #[serde(default)]
     pub kinds: Option<Vec<String>>,
+    /// Activity: `beginning` (default: the first run exports the whole log) or `now` (only
+    /// events from when the export is made).
+    #[serde(default)]
+    pub start: Option<String>,
     /// csv (default) or jsonl
     #[serde(default)]
     pub format: Option<String>,
@@ -168,7 +172,15 @@ async fn definition(app: &App, org_id: i64, input: &ExportInput) -> ServiceResul
     let mut segment = None;
     let mut columns: Vec<String> = Vec::new();
     let mut kinds: Vec<String> = Vec::new();
+    let mut cursor = None;
     if kind == "contacts" {
+        if input.start.is_some() {
+            errors.push(FieldError::new(
+                "start",
+                "not_allowed",
+                "start is for activity exports",
+            ));
+        }
         if input.kinds.is_some() {
             errors.push(FieldError::new(
                 "kinds",
@@ -217,6 +229,19 @@ async fn definition(app: &App, org_id: i64, input: &ExportInput) -> ServiceResul
         match activity::parse_kinds(Some(&wanted.join(","))) {
             Ok(k) => kinds = k.iter().map(|s| s.to_string()).collect(),
             Err(e) => errors.extend(e.0),
+        }
+        match input.start.as_deref() {
+            None | Some("beginning") => {}
+            Some("now") => {
+                cursor = Some(activity::format_cursor(
+                    app.store.activity_end(org_id).await?,
+                ))
+            }
+            Some(_) => errors.push(FieldError::new(
+                "start",
+                "invalid_start",
+                "beginning or now",
+            )),
         }
     }
     let format = match Format::parse(input.format.as_deref().unwrap_or("csv")) {
@@ -281,7 +306,7 @@ async fn definition(app: &App, org_id: i64, input: &ExportInput) -> ServiceResul
         segment,
         columns: json!(columns).to_string(),
         kinds: json!(kinds).to_string(),
-        cursor: None,
+        cursor,
         format: format.as_str().into(),
         source_id,
         file_name,

@@ -36,6 +36,24 @@ const COLUMNS: &str =
      LEFT JOIN lists l ON l.org_id = a.org_id AND l.id = a.list_id";
 
 impl Store {
+    /// The cursor after the newest event a reader may see now (the start of an activity
+    /// export that begins "now").
+    pub async fn activity_end(&self, org_id: i64) -> StoreResult<ActivityCursor> {
+        let sql = match self.dialect() {
+            Dialect::Sqlite => "SELECT 0, COALESCE(MAX(id), 0) FROM activity WHERE org_id = $1",
+            Dialect::Postgres => {
+                "SELECT COALESCE(MAX(txid), 0), COALESCE(MAX(id), 0) FROM activity WHERE org_id = $1 \
+                 AND txid = (SELECT MAX(txid) FROM activity WHERE org_id = $1 \
+                 AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+            }
+        };
+        let (txid, id): (i64, i64) = on_read!(self, |p| sqlx::query_as(sql)
+            .bind(org_id)
+            .fetch_one(p)
+            .await?);
+        Ok(ActivityCursor { txid, id })
+    }
+
     /// Up to `limit` rows after `after`, oldest first; `kinds` (already validated names)
     /// narrows the kinds. On PostgreSQL only rows of transactions older than every running
     /// one are returned, so a row that commits later never lands behind a cursor handed out.
