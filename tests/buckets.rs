@@ -218,16 +218,7 @@ async fn rejections(backend: Backend) {
                 json!({"name": "x", "optin": "news", "steps": steps}),
             )
             .await;
-        assert_eq!(res.status(), 422, "{steps}");
-        let p: Value = res.json().await.unwrap();
-        assert!(
-            p["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|x| x["field"] == field && x["code"] == code),
-            "{steps}: {p}"
-        );
+        support::assert_field_error(res, field, code, &steps.to_string()).await;
     }
     let res = e
         .post("/api/v1/exports", json!({"name": "x", "columns": ["email"], "schedule": {"every": "never", "weekday": 1}}))

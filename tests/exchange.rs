@@ -566,15 +566,7 @@ async fn rejections(backend: Backend) {
         ),
     ] {
         let res = e.put_source("src", body.clone()).await;
-        assert_eq!(res.status(), 422, "{body}");
-        let p: Value = res.json().await.unwrap();
-        let errors = p["errors"].as_array().unwrap();
-        assert!(
-            errors
-                .iter()
-                .any(|x| x["field"] == field && x["code"] == code),
-            "{body}: {p}"
-        );
+        support::assert_field_error(res, field, code, &body.to_string()).await;
     }
     let res = e
         .put_source("Bad Key", json!({"kind": "folder", "path": "x"}))
@@ -668,15 +660,7 @@ async fn rejections(backend: Backend) {
         ),
     ] {
         let res = e.post("/api/v1/exports", body.clone()).await;
-        assert_eq!(res.status(), 422, "{body}");
-        let p: Value = res.json().await.unwrap();
-        let errors = p["errors"].as_array().unwrap();
-        assert!(
-            errors
-                .iter()
-                .any(|x| x["field"] == field && x["code"] == code),
-            "{body}: {p}"
-        );
+        support::assert_field_error(res, field, code, &body.to_string()).await;
     }
     let res = e
         .post(

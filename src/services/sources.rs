@@ -443,23 +443,21 @@ pub async fn list(app: &App, p: &Principal) -> ServiceResult<Vec<SourceView>> {
         .collect())
 }
 
-pub async fn get(app: &App, p: &Principal, key: &str) -> ServiceResult<SourceView> {
+/// A source of the caller's organisation, for an admin.
+async fn admin_source(app: &App, p: &Principal, key: &str) -> ServiceResult<SourceRow> {
     p.require(Scope::Admin)?;
-    Ok(view(
-        &app.store
-            .source_by_key(p.org_id, key)
-            .await
-            .or_not_found("source")?,
-    ))
+    app.store
+        .source_by_key(p.org_id, key)
+        .await
+        .or_not_found("source")
+}
+
+pub async fn get(app: &App, p: &Principal, key: &str) -> ServiceResult<SourceView> {
+    Ok(view(&admin_source(app, p, key).await?))
 }
 
 pub async fn delete(app: &App, p: &Principal, key: &str) -> ServiceResult<()> {
-    p.require(Scope::Admin)?;
-    let s = app
-        .store
-        .source_by_key(p.org_id, key)
-        .await
-        .or_not_found("source")?;
+    let s = admin_source(app, p, key).await?;
     if let Some(e) = app
         .store
         .exports(p.org_id)
@@ -478,12 +476,7 @@ pub async fn delete(app: &App, p: &Principal, key: &str) -> ServiceResult<()> {
 
 /// The files a source handed over, newest first.
 pub async fn files(app: &App, p: &Principal, key: &str) -> ServiceResult<Vec<SourceFileView>> {
-    p.require(Scope::Admin)?;
-    let s = app
-        .store
-        .source_by_key(p.org_id, key)
-        .await
-        .or_not_found("source")?;
+    let s = admin_source(app, p, key).await?;
     Ok(app
         .store
         .source_files(p.org_id, s.id, 500)
@@ -504,12 +497,7 @@ pub async fn files(app: &App, p: &Principal, key: &str) -> ServiceResult<Vec<Sou
 /// Logs in and lists the folder; the outcome is kept on the source (`last_error`). A failure
 /// is a `source_unreachable` problem with the reason.
 pub async fn check(app: &App, p: &Principal, key: &str) -> ServiceResult<CheckResult> {
-    p.require(Scope::Admin)?;
-    let s = app
-        .store
-        .source_by_key(p.org_id, key)
-        .await
-        .or_not_found("source")?;
+    let s = admin_source(app, p, key).await?;
     let outcome = async {
         let mut session = open(app, &s).await?;
         let files = session.list().await;
@@ -592,12 +580,7 @@ pub async fn open(app: &App, s: &SourceRow) -> Result<Session, String> {
 /// Runs a source's scheduled import now (the CLI's `handbill source run`); returns the
 /// imports it ran.
 pub async fn run_import_now(app: &App, p: &Principal, key: &str) -> ServiceResult<Vec<ImportRow>> {
-    p.require(Scope::Admin)?;
-    let s = app
-        .store
-        .source_by_key(p.org_id, key)
-        .await
-        .or_not_found("source")?;
+    let s = admin_source(app, p, key).await?;
     if s.import_pattern.is_none() {
         return Err(ValidationError::single(
             "import",

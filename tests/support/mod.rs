@@ -177,3 +177,17 @@ pub fn new_list(
         partner_id: None,
     }
 }
+
+/// Asserts a 422 problem whose errors name `field` with `code`; `what` is shown on failure.
+pub async fn assert_field_error(res: reqwest::Response, field: &str, code: &str, what: &str) {
+    assert_eq!(res.status(), 422, "{what}");
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["field"] == field && x["code"] == code),
+        "{what}: {p}"
+    );
+}
