@@ -10,7 +10,12 @@ use serde_json::{json, Value};
 use support::automation_env::{env, Env};
 use support::Backend;
 
-both_backends!(collections_and_records, webhook_receivers, rejections);
+both_backends!(
+    collections_and_records,
+    record_imports,
+    webhook_receivers,
+    rejections
+);
 
 impl Env {
     async fn orders(&self) {
@@ -186,6 +191,129 @@ async fn collections_and_records(backend: Backend) {
             .unwrap();
     assert_eq!(res.status(), 204);
     assert_eq!(e.get("/api/v1/collections/orders").await["records"], 1);
+}
+
+/// An orders file: one line per order, the contact's fields beside it.
+async fn record_imports(backend: Backend) {
+    let Some(e) = env(backend).await else { return };
+    e.orders().await;
+    e.customer("CUST-1", "ann@example.org", "Ann", true).await;
+    let mapping = json!({"columns": {"email": "email", "name": "first_name",
+        "order": "records.orders.order_id", "date": "records.orders.event_date",
+        "total": "records.orders.total", "show": "records.orders.show"}});
+    let csv = "email,name,order,date,total,show\n\
+        ann@example.org,Ann,A1,2026-01-06,\"24,50\",P1\n\
+        ann@example.org,Annie,A2,2026-02-01,,\n\
+        cee@example.org,Cee,C1,2026-03-01,10,\n\
+        dan@example.org,Dan,D1,01-01-2026,,\n\
+        eve@example.org,Eve,E1,2026-01-01,,NOPE\n\
+        fay@example.org,Fay,,2026-01-01,,\n";
+    let i = e.import(csv.as_bytes(), mapping.clone()).await;
+    assert_eq!(i["status"], "done", "{i}");
+    let counts = |i: &Value| {
+        [
+            "inserted",
+            "updated",
+            "unchanged",
+            "skipped",
+            "failed",
+            "records",
+        ]
+        .map(|k| i[k].as_i64().unwrap())
+    };
+    // Ann's two lines are one contact (the later name) with two orders.
+    assert_eq!(counts(&i), [1, 1, 0, 0, 3, 3], "{i}");
+    let errors: Vec<(i64, &str, &str)> = i["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_i64().unwrap(),
+                e["column"].as_str().unwrap(),
+                e["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (5, "date", "invalid_value"),
+            (6, "show", "unknown_product"),
+            (7, "order", "required")
+        ]
+    );
+    let ann = e.get("/api/v1/contacts?email=ann@example.org").await;
+    assert_eq!(ann["first_name"], "Annie");
+    let orders = e
+        .get("/api/v1/collections/orders/records?email=ann@example.org")
+        .await;
+    let data: Vec<&Value> = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["data"])
+        .collect();
+    assert_eq!(
+        data,
+        [
+            &json!({"order_id": "A1", "event_date": "2026-01-06", "total": "24.50", "show": "P1"}),
+            &json!({"order_id": "A2", "event_date": "2026-02-01"})
+        ]
+    );
+    assert_eq!(
+        e.get("/api/v1/collections/orders/records/C1").await["data"]["total"],
+        "10"
+    );
+    let res =
+        e.t.client
+            .get(e.t.url("/api/v1/contacts?email=dan@example.org"))
+            .bearer_auth(&e.admin)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 404, "a refused line writes nothing");
+    // The same file again changes nothing.
+    let again = e.import(csv.as_bytes(), mapping).await;
+    assert_eq!(counts(&again), [0, 0, 2, 0, 3, 0], "{again}");
+    // Orders of known contacts only (mode update): an unknown contact's line is skipped.
+    let i = e
+        .import(
+            b"email,order,date\nann@example.org,A3,2026-04-01\nzed@example.org,Z1,2026-04-01\n",
+            json!({"mode": "update", "columns": {"email": "email", "order": "records.orders.order_id",
+                "date": "records.orders.event_date"}}),
+        )
+        .await;
+    assert_eq!(counts(&i), [0, 0, 1, 1, 0, 1], "{i}");
+    assert_eq!(e.get("/api/v1/collections/orders").await["records"], 4);
+    // The mapping is checked against the collections.
+    for (columns, field, code) in [
+        (
+            json!({"email": "email", "x": "records.tickets.id"}),
+            "columns.x",
+            "unknown_collection",
+        ),
+        (
+            json!({"email": "email", "order": "records.orders.order_id", "date": "records.orders.event_date", "x": "records.orders.colour"}),
+            "columns.x",
+            "unknown_field",
+        ),
+        (
+            json!({"email": "email", "order": "records.orders.order_id"}),
+            "columns",
+            "required_field",
+        ),
+        (
+            json!({"email": "email", "x": "records.orders"}),
+            "columns.x",
+            "unknown_target",
+        ),
+    ] {
+        let res = e
+            .upload(b"email,order,date,x\n", json!({ "columns": columns }))
+            .await;
+        support::assert_field_error(res, field, code, &columns.to_string()).await;
+    }
 }
 
 async fn webhook_receivers(backend: Backend) {

@@ -152,6 +152,13 @@ async fn csv_trigger_starts_an_automation(backend: Backend) {
     e.customer("CUST-1", "ann@example.org", "Ann", true).await;
     e.customer("CUST-2", "bob@example.org", "Bob", true).await;
     let res = e
+        .put(
+            "/api/v1/collections/orders",
+            json!({"name": "Orders", "primary_key": "order_id", "fields": [{"name": "order_id", "type": "string"}]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let res = e
         .put_source(
             "ticketing",
             json!({"kind": "folder", "path": "ticketing", "triggers": {"poll_seconds": 10}}),
@@ -161,7 +168,7 @@ async fn csv_trigger_starts_an_automation(backend: Backend) {
     let dir = e.folder("ticketing").await;
     std::fs::write(
         dir.join(format!("trigger_{code}_batch1.csv")),
-        "email,first_name,linktocart\nann@example.org,Annie,https://shop.test/cart/1\nbob@example.org,,https://shop.test/cart/2\n",
+        "email,first_name,linktocart,records.orders.order_id\nann@example.org,Annie,https://shop.test/cart/1,A1\nbob@example.org,,https://shop.test/cart/2,B1\n",
     )
     .unwrap();
     std::fs::write(
@@ -218,6 +225,12 @@ async fn csv_trigger_starts_an_automation(backend: Backend) {
         ))
         .await;
     assert_eq!(import["started"], 2);
+    // A records.COLLECTION.FIELD column gave each contact its order in the same transaction.
+    assert_eq!(import["records"], 2);
+    assert_eq!(
+        e.get("/api/v1/collections/orders/records/A1").await["contact_id"],
+        e.get("/api/v1/contacts?email=ann@example.org").await["id"]
+    );
     // Polled again ten seconds later: nothing new.
     e.t.clock.advance_ms(10_000);
     assert_eq!(e.mails().await.len(), 2);

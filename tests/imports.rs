@@ -20,15 +20,6 @@ both_backends!(
 );
 
 impl Env {
-    /// Uploads, lets the workers run the import, and returns it.
-    async fn import(&self, csv: &[u8], mapping: Value) -> Value {
-        let res = self.upload(csv, mapping).await;
-        assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
-        let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-        run_until_idle(&self.t.app).await.unwrap();
-        self.get(&format!("/api/v1/imports/{id}")).await
-    }
-
     async fn contact_by_email(&self, email: &str) -> Value {
         self.get(&format!("/api/v1/contacts?email={email}")).await
     }

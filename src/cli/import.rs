@@ -112,6 +112,12 @@ async fn summary(app: &App, i: &ImportRow) -> anyhow::Result<ExitCode> {
         "import {}: {} — {} rows: {} inserted, {} updated, {} unchanged, {} skipped, {} refused, {} subscribed",
         v.id, v.status, v.rows_read, v.inserted, v.updated, v.unchanged, v.skipped, v.failed, v.subscribed
     );
+    if v.records > 0 {
+        println!("{} data-model records inserted or changed", v.records);
+    }
+    if v.started > 0 {
+        println!("{} started in the automation", v.started);
+    }
     if let Some(e) = &v.error {
         println!("error: {e}");
     }

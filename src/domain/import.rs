@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::contact::{attribute_name_ok, validate_tags, TEXT_LIMITS};
+use super::segment::data_name_ok;
 use super::validation::{FieldError, ValidationError};
 use super::{EmailAddress, Language};
 
@@ -38,7 +39,8 @@ pub struct MappingInput {
     #[serde(default)]
     pub automation: Option<String>,
     /// File column → target: `email`, `external_id`, a contact field (`first_name`, `city`,
-    /// `language`, …), `attributes.NAME`, `tags`, `optin:KEY` or `automationfield:NAME`; or an object
+    /// `language`, …), `attributes.NAME`, `tags`, `optin:KEY`, `automationfield:NAME` or
+    /// `records.COLLECTION.FIELD` (the contact's record in a data-model collection); or an object
     /// `{"to": TARGET, "empty": "keep"|"clear", "type": "text"|"number"|"date"|"boolean"}`.
     #[schema(value_type = Object)]
     pub columns: BTreeMap<String, Value>,
@@ -93,6 +95,8 @@ pub enum Target {
     Optin(String),
     /// `automationfield:NAME`: a field of the automation the import starts.
     AutomationField(String),
+    /// `records.COLLECTION.FIELD`: a field of the contact's record in a data-model collection.
+    Record(String, String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,6 +156,11 @@ pub fn parse_target(s: &str) -> Option<Target> {
             }
             if let Some(key) = s.strip_prefix("optin:") {
                 return (!key.is_empty()).then(|| Target::Optin(key.to_string()));
+            }
+            if let Some(path) = s.strip_prefix("records.") {
+                let (collection, field) = path.split_once('.')?;
+                return (data_name_ok(collection) && data_name_ok(field))
+                    .then(|| Target::Record(collection.to_string(), field.to_string()));
             }
             if let Some(name) = s.strip_prefix("attributes.") {
                 return attribute_name_ok(name)
@@ -285,7 +294,7 @@ impl MappingInput {
                 err(
                     f,
                     "unknown_target",
-                    "email, external_id, a contact field, language, attributes.NAME, tags, optin:KEY or automationfield:NAME",
+                    "email, external_id, a contact field, language, attributes.NAME, tags, optin:KEY, automationfield:NAME or records.COLLECTION.FIELD",
                 );
                 continue;
             };
@@ -420,9 +429,43 @@ pub struct Row {
     pub optins: Vec<String>,
     /// (name, value) of the automation the import starts.
     pub automation_fields: Vec<(String, String)>,
+    /// Collection → the cells of the row's record in it (empty cells left out).
+    pub records: BTreeMap<String, Map<String, Value>>,
 }
 
 impl Row {
+    /// Takes in a later row of the same contact: its cells win where it has them; tags and
+    /// opt-ins add up. (Its records are not merged: an import takes them out of the rows
+    /// first, one record per row.)
+    pub fn merge(&mut self, later: Row) {
+        self.line = later.line;
+        self.email = later.email.or(self.email.take());
+        self.external_id = later.external_id.or(self.external_id.take());
+        for (c, v) in later.fields {
+            match self.fields.iter_mut().find(|(f, _)| *f == c) {
+                Some(slot) => slot.1 = v,
+                None => self.fields.push((c, v)),
+            }
+        }
+        self.attributes.extend(later.attributes);
+        for t in later.tags {
+            if !self.tags.contains(&t) {
+                self.tags.push(t);
+            }
+        }
+        for o in later.optins {
+            if !self.optins.contains(&o) {
+                self.optins.push(o);
+            }
+        }
+        for (n, v) in later.automation_fields {
+            match self.automation_fields.iter_mut().find(|(f, _)| *f == n) {
+                Some(slot) => slot.1 = v,
+                None => self.automation_fields.push((n, v)),
+            }
+        }
+    }
+
     /// The value the row finds its contact by.
     pub fn key(&self, match_on: MatchOn) -> Option<&str> {
         match match_on {
@@ -613,6 +656,14 @@ pub fn read_row(line: u64, cells: &[&str], columns: &[(usize, &Column)]) -> Resu
                     return Err(bad(c, "too_long", "at most 2000 characters".into()));
                 }
                 row.automation_fields.push((name.clone(), raw.to_string()));
+            }
+            Target::Record(collection, field) => {
+                if !empty {
+                    row.records
+                        .entry(collection.clone())
+                        .or_default()
+                        .insert(field.clone(), Value::String(raw.to_string()));
+                }
             }
             Target::Optin(key) => match truthy(raw) {
                 Some(true) => row.optins.push(key.clone()),

@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::import_records::{self, Collections};
 use super::optins::{ConsentMode, RegisterRequest};
 use super::tokens::Principal;
 use super::{OrNotFound, ServiceError, ServiceResult};
@@ -22,12 +23,14 @@ use crate::app::App;
 use crate::clock::rfc3339;
 use crate::domain::automation::AutomationField;
 use crate::domain::import::{
-    detect_delimiter, locate_columns, read_row, ConsentBasis, Encoding, Mapping, MappingInput, Row,
-    RowError, Target,
+    detect_delimiter, locate_columns, read_row, ConsentBasis, Encoding, Mapping, MappingInput,
+    MatchOn, Row, RowError, Target,
 };
 use crate::domain::ledger::Evidence;
 use crate::domain::{FieldError, Scope, ValidationError};
-use crate::store::{Chunk, ChunkCounts, ChunkStart, ImportRow, NewImport, IMPORT_LEASE_MS};
+use crate::store::{
+    Chunk, ChunkCounts, ChunkRecord, ChunkStart, ImportRow, NewImport, IMPORT_LEASE_MS,
+};
 
 /// Rows per transaction.
 const CHUNK_ROWS: usize = 10_000;
@@ -53,6 +56,8 @@ pub struct ImportView {
     pub subscribed: i64,
     /// Participations started in the mapping's automation (a CSV trigger).
     pub started: i64,
+    /// Data-model records inserted or changed (`records.COLLECTION.FIELD` columns).
+    pub records: i64,
     pub error: Option<String>,
     pub created_at: String,
     pub started_at: Option<String>,
@@ -95,6 +100,7 @@ pub async fn view(app: &App, i: &ImportRow) -> ServiceResult<ImportView> {
         failed: i.failed,
         subscribed: i.subscribed,
         started: i.started,
+        records: i.records,
         error: i.error.clone(),
         created_at: rfc3339(i.created_at),
         started_at: i.started_at.map(rfc3339),
@@ -249,6 +255,7 @@ pub async fn check(
 ) -> ServiceResult<Mapping> {
     let mapping = input.check()?;
     optin_lists(app, org_id, &mapping).await?;
+    import_records::collections(app, org_id, &mapping).await?;
     if let Some(code) = &mapping.automation {
         if let Err(ServiceError::Missing { message, .. }) =
             super::automations::published(app, org_id, code).await
@@ -366,16 +373,36 @@ pub async fn run(
     Ok(done)
 }
 
-/// The rows of a chunk that can be written, and those refused.
-type ReadChunk = (Vec<Row>, Vec<RowError>);
+/// A chunk ready to be written: checked rows (one per contact), their records, and the
+/// refused rows.
+struct ReadChunk {
+    rows: Vec<Row>,
+    records: Vec<ChunkRecord>,
+    refused: Vec<RowError>,
+}
 
-/// Reads the next chunk: checked rows (one per contact key, the last one winning) and the
-/// refused ones; None at the end of the file.
-fn next_chunk(
+/// Why reading stopped.
+enum Stop {
+    /// The file cannot be read on (the import fails with this reason).
+    File(String),
+    Service(ServiceError),
+}
+
+impl From<ServiceError> for Stop {
+    fn from(e: ServiceError) -> Self {
+        Stop::Service(e)
+    }
+}
+
+/// Reads and checks the next chunk; None at the end of the file.
+async fn next_chunk(
+    app: &App,
+    org_id: i64,
     csv: &mut csv::Reader<BufReader<File>>,
     mapping: &Mapping,
     columns: &[(usize, &crate::domain::import::Column)],
-) -> Result<Option<ReadChunk>, String> {
+    collections: &Collections,
+) -> Result<Option<ReadChunk>, Stop> {
     let mut rows: Vec<Row> = Vec::new();
     let mut refused = Vec::new();
     let mut record = csv::ByteRecord::new();
@@ -384,7 +411,7 @@ fn next_chunk(
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(format!("the file cannot be read as CSV: {e}")),
+            Err(e) => return Err(Stop::File(format!("the file cannot be read as CSV: {e}"))),
         }
         n += 1;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -408,38 +435,88 @@ fn next_chunk(
     if n == 0 {
         return Ok(None);
     }
-    // A contact twice in one chunk: the later line wins, the earlier is reported.
+    let (rows, records) =
+        import_records::check(app, org_id, mapping, collections, rows, &mut refused).await?;
+    let (rows, records) = one_per_contact(mapping, rows, records, &mut refused);
+    Ok(Some(ReadChunk {
+        rows,
+        records,
+        refused,
+    }))
+}
+
+/// One row per contact. Without records a contact twice is a mistake: the later line wins
+/// and the earlier is reported. With records (one line per order) the lines of a contact
+/// are merged, each keeping its record.
+fn one_per_contact(
+    mapping: &Mapping,
+    rows: Vec<Row>,
+    records: Vec<ChunkRecord>,
+    refused: &mut Vec<RowError>,
+) -> (Vec<Row>, Vec<ChunkRecord>) {
     let key = |r: &Row| r.key(mapping.match_on).map(String::from);
+    let merge = mapping
+        .columns
+        .iter()
+        .any(|c| matches!(c.target, Target::Record(..)));
     let mut last: HashMap<String, usize> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
         if let Some(k) = key(r) {
             last.insert(k, i);
         }
     }
-    let mut kept = Vec::with_capacity(rows.len());
+    // Where each read row went among the kept ones.
+    let mut index: Vec<Option<usize>> = Vec::with_capacity(rows.len());
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut kept: Vec<Row> = Vec::with_capacity(rows.len());
     for (i, r) in rows.into_iter().enumerate() {
         match key(&r) {
-            None => refused.push(RowError {
-                line: r.line,
-                column: "row".into(),
-                code: "key_required",
-                message: match mapping.match_on {
-                    crate::domain::import::MatchOn::Email => "the row has no e-mail address".into(),
-                    crate::domain::import::MatchOn::ExternalId => {
-                        "the row has no external id".into()
-                    }
-                },
-            }),
-            Some(k) if last.get(&k) != Some(&i) => refused.push(RowError {
-                line: r.line,
-                column: "row".into(),
-                code: "duplicate_row",
-                message: "a later line has the same contact; that line is imported".into(),
-            }),
-            Some(_) => kept.push(r),
+            None => {
+                index.push(None);
+                refused.push(RowError {
+                    line: r.line,
+                    column: "row".into(),
+                    code: "key_required",
+                    message: match mapping.match_on {
+                        MatchOn::Email => "the row has no e-mail address".into(),
+                        MatchOn::ExternalId => "the row has no external id".into(),
+                    },
+                })
+            }
+            Some(k) if merge => match first.get(&k) {
+                Some(&at) => {
+                    kept[at].merge(r);
+                    index.push(Some(at));
+                }
+                None => {
+                    first.insert(k, kept.len());
+                    index.push(Some(kept.len()));
+                    kept.push(r);
+                }
+            },
+            Some(k) if last.get(&k) != Some(&i) => {
+                index.push(None);
+                refused.push(RowError {
+                    line: r.line,
+                    column: "row".into(),
+                    code: "duplicate_row",
+                    message: "a later line has the same contact; that line is imported".into(),
+                })
+            }
+            Some(_) => {
+                index.push(Some(kept.len()));
+                kept.push(r);
+            }
         }
     }
-    Ok(Some((kept, refused)))
+    let records = records
+        .into_iter()
+        .filter_map(|mut r| {
+            r.row = index[r.row]?;
+            Some(r)
+        })
+        .collect();
+    (kept, records)
 }
 
 /// Runs the chunks.
@@ -462,6 +539,11 @@ async fn run_chunks(
     };
     let lists = match optin_lists(app, i.org_id, &mapping).await {
         Ok(l) => l,
+        Err(ServiceError::Validation(e)) => return Ok(Ended::Failed(e.to_string())),
+        Err(e) => return Err(e),
+    };
+    let collections = match import_records::collections(app, i.org_id, &mapping).await {
+        Ok(c) => c,
         Err(ServiceError::Validation(e)) => return Ok(Ended::Failed(e.to_string())),
         Err(e) => return Err(e),
     };
@@ -497,14 +579,15 @@ async fn run_chunks(
         let mut bad = Vec::new();
         let mut failed = 0i64;
         loop {
-            match next_chunk(&mut csv, &mapping, &columns) {
-                Ok(Some((_, refused))) => {
-                    failed += refused.len() as i64;
+            match next_chunk(app, i.org_id, &mut csv, &mapping, &columns, &collections).await {
+                Ok(Some(chunk)) => {
+                    failed += chunk.refused.len() as i64;
                     let room = (MAX_STORED_ERRORS as usize).saturating_sub(bad.len());
-                    bad.extend(refused.into_iter().take(room));
+                    bad.extend(chunk.refused.into_iter().take(room));
                 }
                 Ok(None) => break,
-                Err(e) => return Ok(Ended::Failed(e)),
+                Err(Stop::File(e)) => return Ok(Ended::Failed(e)),
+                Err(Stop::Service(e)) => return Err(e),
             }
         }
         if failed > 0 {
@@ -549,10 +632,15 @@ async fn run_chunks(
             app.store.analyze_contacts().await?;
         }
         chunks += 1;
-        let (rows, refused) = match next_chunk(&mut csv, &mapping, &columns) {
+        let ReadChunk {
+            rows,
+            records,
+            refused,
+        } = match next_chunk(app, i.org_id, &mut csv, &mapping, &columns, &collections).await {
             Ok(Some(x)) => x,
             Ok(None) => break,
-            Err(e) => return Ok(Ended::Failed(e)),
+            Err(Stop::File(e)) => return Ok(Ended::Failed(e)),
+            Err(Stop::Service(e)) => return Err(e),
         };
         let guids: Vec<String> = rows.iter().map(|_| super::contacts::new_guid()).collect();
         let subscribes = rows.iter().any(|r| !r.optins.is_empty());
@@ -580,7 +668,7 @@ async fn run_chunks(
                     single,
                     fields: &fields,
                 }),
-                records: &[],
+                records: &records,
                 now,
             })
             .await?;

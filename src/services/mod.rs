@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod delivery;
 pub mod exports;
 pub mod hooks;
+pub mod import_records;
 pub mod imports;
 pub mod link_params;
 pub mod links;

@@ -786,6 +786,7 @@ async fn trigger_mapping(
             {
                 other.to_string()
             }
+            other if other.starts_with("records.") => other.to_string(),
             other if automation_field_name_ok(other) => format!("automationfield:{other}"),
             _ => continue,
         };

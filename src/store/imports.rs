@@ -31,6 +31,7 @@ pub struct ImportRow {
     pub failed: i64,
     pub subscribed: i64,
     pub started: i64,
+    pub records: i64,
     pub error: Option<String>,
     pub created_by: String,
     pub created_at: i64,
@@ -70,7 +71,7 @@ pub struct ChunkCounts {
     pub subscribed: i64,
     /// Participations started (an import that starts an automation).
     pub started: i64,
-    /// Data-model records written (a webhook).
+    /// Data-model records inserted or changed.
     pub records: i64,
 }
 
@@ -134,7 +135,7 @@ macro_rules! record_progress {
         sqlx::query(
             "UPDATE imports SET rows_read = rows_read + $3, inserted = inserted + $4, updated = updated + $5, \
              unchanged = unchanged + $6, skipped = skipped + $7, failed = failed + $8, subscribed = subscribed + $9, \
-             started = started + $11, locked_until = $10 WHERE org_id = $1 AND id = $2",
+             started = started + $11, records = records + $12, locked_until = $10 WHERE org_id = $1 AND id = $2",
         )
         .bind($org)
         .bind($id)
@@ -147,6 +148,7 @@ macro_rules! record_progress {
         .bind($c.subscribed)
         .bind($lease)
         .bind($c.started)
+        .bind($c.records)
         .execute($e)
         .await?
     };
@@ -170,7 +172,7 @@ macro_rules! record_error {
     };
 }
 
-const IMPORT_COLUMNS: &str = "org_id, id, origin, file_name, file_path, file_size, file_sha256, mapping, status, rows_read, inserted, updated, unchanged, skipped, failed, subscribed, started, error, created_by, created_at, started_at, finished_at";
+const IMPORT_COLUMNS: &str = "org_id, id, origin, file_name, file_path, file_size, file_sha256, mapping, status, rows_read, inserted, updated, unchanged, skipped, failed, subscribed, started, records, error, created_by, created_at, started_at, finished_at";
 
 /// Rows per statement (SQLite takes at most 32,766 parameters in one).
 const ROWS_PER_STATEMENT: usize = 500;
@@ -681,25 +683,49 @@ impl Store {
                 }
                 q.execute(&mut *tx).await?;
             }
-            // Records of the written rows' contacts.
-            for r in c.records {
-                let Some((_, contact_id)) = out.contacts.iter().find(|(i, _)| *i == r.row) else {
-                    continue;
-                };
-                sqlx::query(
+            // Records of the written rows' contacts; a key twice: the later row's record. Only
+            // what changed is written (and counted).
+            let contact_of: HashMap<usize, i64> = out.contacts.iter().copied().collect();
+            let mut last: HashMap<(i64, &str), usize> = HashMap::new();
+            for (n, r) in c.records.iter().enumerate() {
+                if contact_of.contains_key(&r.row) {
+                    last.insert((r.collection_id, r.key.as_str()), n);
+                }
+            }
+            let mut records: Vec<usize> = last.into_values().collect();
+            records.sort_unstable();
+            let distinct = match dialect {
+                Dialect::Sqlite => "IS NOT",
+                Dialect::Postgres => "IS DISTINCT FROM",
+            };
+            for part in records.chunks(ROWS_PER_STATEMENT) {
+                let values: Vec<String> = (0..part.len())
+                    .map(|i| {
+                        format!(
+                            "({}, {}, {}, {})",
+                            c.org_id,
+                            numbered(dialect, 1 + i * 4, 4),
+                            c.now,
+                            c.now
+                        )
+                    })
+                    .collect();
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO records (org_id, collection_id, key, contact_id, data, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (org_id, collection_id, key) DO UPDATE SET \
-                     contact_id = excluded.contact_id, data = excluded.data, updated_at = excluded.updated_at",
-                )
-                .bind(c.org_id)
-                .bind(r.collection_id)
-                .bind(&r.key)
-                .bind(*contact_id)
-                .bind(&r.data)
-                .bind(c.now)
-                .execute(&mut *tx)
-                .await?;
-                out.counts.records += 1;
+                     VALUES {} ON CONFLICT (org_id, collection_id, key) DO UPDATE SET \
+                     contact_id = excluded.contact_id, data = excluded.data, updated_at = excluded.updated_at \
+                     WHERE records.contact_id {distinct} excluded.contact_id OR records.data {distinct} excluded.data",
+                    values.join(", ")
+                )));
+                for &n in part {
+                    let r = &c.records[n];
+                    q = q
+                        .bind(r.collection_id)
+                        .bind(r.key.as_str())
+                        .bind(contact_of[&r.row])
+                        .bind(r.data.as_str());
+                }
+                out.counts.records += q.execute(&mut *tx).await?.rows_affected() as i64;
             }
             // Participations of the written rows' contacts (a CSV trigger).
             if let Some(st) = &c.start {

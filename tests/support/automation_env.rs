@@ -310,4 +310,13 @@ impl Env {
             .await
             .unwrap()
     }
+
+    /// Uploads, lets the workers run the import, and returns it.
+    pub async fn import(&self, csv: &[u8], mapping: Value) -> Value {
+        let res = self.upload(csv, mapping).await;
+        assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+        let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        run_until_idle(&self.t.app).await.unwrap();
+        self.get(&format!("/api/v1/imports/{id}")).await
+    }
 }
