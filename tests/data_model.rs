@@ -161,6 +161,43 @@ async fn collections_and_records(backend: Backend) {
         assert_eq!(got, expected, "{segment}");
     }
 
+    // A mailing shows each recipient's own orders.
+    let res = e
+        .post(
+            "/api/v1/mailings",
+            json!({"name": "Shows", "subject": "Your shows", "from_email": "news@shop.test", "lists": ["news"],
+                   "segment": {"field": "records.orders", "op": "exists"},
+                   "html": "<p>{% for o in records.orders %}[{{ o.order_id }} on {{ o.event_date }}]{% endfor %}</p>"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let res = e
+        .post(&format!("/api/v1/mailings/{id}/send"), json!({}))
+        .await;
+    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let mut got: Vec<(String, bool)> = e
+        .mails()
+        .await
+        .into_iter()
+        .map(|(to, _, html)| {
+            let expected = if to == "ann@example.org" {
+                "[A1 on 2026-01-06][A2 on 2025-12-01]"
+            } else {
+                "[7 on 2026-01-02]"
+            };
+            (to, html.contains(expected))
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("ann@example.org".to_string(), true),
+            ("bob@example.org".to_string(), true)
+        ]
+    );
+
     // A field may be added; none may be removed or change type while there are records.
     let res = e
         .put(

@@ -38,6 +38,9 @@ pub struct Prepared {
     list_key: String,
     key: Vec<u8>,
     vars: MailingVars,
+    /// The mailing shows data-model records (`{{ records.orders[0].event_date }}`): each
+    /// recipient's are loaded.
+    uses_records: bool,
 }
 
 /// A mailing's HTML inside its layout, with the footer when it needs one.
@@ -72,7 +75,16 @@ pub async fn prepare(app: &App, mailing: &MailingRow) -> ServiceResult<Prepared>
         Some(id) => app.store.list_by_id(mailing.org_id, *id).await?.key,
         None => "mailing".into(),
     };
+    let uses_records = [
+        Some(mailing.subject.as_str()),
+        Some(html.as_str()),
+        text.as_deref(),
+    ]
+    .iter()
+    .flatten()
+    .any(|t| t.contains("records"));
     Ok(Prepared {
+        uses_records,
         vars: MailingVars::new(&org, mailing),
         mailing: mailing.clone(),
         org,
@@ -92,7 +104,18 @@ struct MailLinks {
     open: String,
 }
 
+/// A recipient's data-model records by collection, as templates see them.
+pub type Records = serde_json::Map<String, Value>;
+
 impl Prepared {
+    /// The records of a recipient, when the mailing shows them (none for a stand-in).
+    pub async fn records(&self, app: &App, contact: &ContactRow) -> ServiceResult<Records> {
+        if !self.uses_records || contact.id == 0 {
+            return Ok(Records::new());
+        }
+        super::collections::records_of(app, self.org.id, contact.id).await
+    }
+
     fn mail_links(&self, app: &App, contact_id: i64, delivery_id: i64) -> MailLinks {
         let base = app.config.public_url();
         let claims = LinkClaims {
@@ -118,17 +141,19 @@ impl Prepared {
         &self,
         app: &App,
         contact: &ContactRow,
+        records: &Records,
         delivery_id: i64,
         tracking: bool,
     ) -> Result<Rendered, String> {
         let l = self.mail_links(app, contact.id, delivery_id);
-        self.render_with(app, contact, delivery_id, &l, tracking)
+        self.render_with(app, contact, records, delivery_id, &l, tracking)
     }
 
     fn render_with(
         &self,
         app: &App,
         contact: &ContactRow,
+        records: &Records,
         delivery_id: i64,
         l: &MailLinks,
         tracking: bool,
@@ -144,6 +169,7 @@ impl Prepared {
                 view_in_browser => l.view.as_str(),
             },
             footer => self.vars.footer(lang),
+            records => minijinja::Value::from_serialize(records),
         };
         let mut r = self.compiled.render(&ctx)?;
         if tracking && self.mailing.track_clicks && !self.links.is_empty() {
@@ -168,9 +194,10 @@ impl Prepared {
         &self,
         app: &App,
         contact: &ContactRow,
+        records: &Records,
         delivery_id: i64,
     ) -> Result<ComposedMessage, String> {
-        let msg = self.outgoing(app, contact, delivery_id, true)?;
+        let msg = self.outgoing(app, contact, records, delivery_id, true)?;
         compose(&msg, &app.config.mail_hostname(), app.now()).map_err(|e| e.to_string())
     }
 
@@ -179,11 +206,12 @@ impl Prepared {
         &self,
         app: &App,
         contact: &ContactRow,
+        records: &Records,
         delivery_id: i64,
         tracking: bool,
     ) -> Result<OutgoingMessage, String> {
         let l = self.mail_links(app, contact.id, delivery_id);
-        let r = self.render_with(app, contact, delivery_id, &l, tracking)?;
+        let r = self.render_with(app, contact, records, delivery_id, &l, tracking)?;
         let to = EmailAddress::parse(&contact.email).map_err(|e| e.to_string())?;
         let from = EmailAddress::parse(&self.mailing.from_email).map_err(|e| e.to_string())?;
         let host = app.config.mail_hostname();
@@ -315,7 +343,14 @@ async fn send_one(app: &App, p: &Prepared, c: Claimed) -> Outcome {
             Some("no longer subscribed, suppressed or erased".into()),
         );
     };
-    let msg = match p.message(app, contact, c.delivery_id) {
+    let records = match p.records(app, contact).await {
+        Ok(r) => r,
+        Err(e) => {
+            let e = SendError::Transient(format!("could not load the records: {e}"));
+            return outcome(app, &c, &contact.email, Err(e));
+        }
+    };
+    let msg = match p.message(app, contact, &records, c.delivery_id) {
         Ok(m) => m,
         Err(e) => {
             return Outcome::new(

@@ -507,7 +507,8 @@ pub async fn preview(
         (None, None) => sample_contact(org_id, "alex@example.com"),
     };
     let p = prepare(app, &m).await?;
-    p.render(app, &contact, 0, false)
+    let records = p.records(app, &contact).await?;
+    p.render(app, &contact, &records, 0, false)
         .map_err(|e| ValidationError::single("html", "render_failed", e).into())
 }
 
@@ -537,8 +538,9 @@ pub async fn test_send(app: &App, org_id: i64, id: i64, to: &[String]) -> Servic
             Some(c) => c,
             None => sample_contact(org_id, a.as_str()),
         };
+        let records = p.records(app, &contact).await?;
         let mut msg = p
-            .outgoing(app, &contact, 0, false)
+            .outgoing(app, &contact, &records, 0, false)
             .map_err(|e| ValidationError::single("html", "render_failed", e))?;
         msg.subject = format!("[TEST] {}", msg.subject);
         msg.headers.push(("X-Handbill-Test".into(), "yes".into()));

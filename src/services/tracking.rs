@@ -154,7 +154,10 @@ pub async fn view(app: &App, token: &str) -> ServiceResult<Option<String>> {
     };
     let m = app.store.mailing(d.org_id, mailing_id).await?;
     let p = super::delivery::prepare(app, &m).await?;
-    Ok(p.render(app, &contact, d.id, false).ok().map(|r| r.html))
+    let records = p.records(app, &contact).await?;
+    Ok(p.render(app, &contact, &records, d.id, false)
+        .ok()
+        .map(|r| r.html))
 }
 
 #[cfg(test)]
