@@ -152,8 +152,28 @@ async fn upload_poll_modes_and_bad_rows(backend: Backend) {
     assert_eq!(counts(&i), [1, 0, 0, 0, 1, 0], "{i}");
     assert_eq!(i["errors"][0]["code"], "email_taken");
     assert_eq!(i["errors"][0]["line"], 2);
+    // A new contact with another contact's external id, and two new ones sharing one: the
+    // clashing rows are refused with their line; the first of the pair goes in.
+    let i = e
+        .import(
+            b"mail,id\nnew2@example.org,K2\nnew3@example.org,K20\nnew4@example.org,K20\n",
+            json!({"columns": {"mail": "email", "id": "external_id"}}),
+        )
+        .await;
+    assert_eq!(counts(&i), [1, 0, 0, 0, 2, 0], "{i}");
+    let refused: Vec<(i64, &str)> = i["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["line"].as_i64().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(refused, [(2, "external_id_taken"), (4, "external_id_taken")]);
+    assert_eq!(
+        e.contact_by_email("new3@example.org").await["external_id"],
+        "K20"
+    );
     let list = e.get("/api/v1/imports").await;
-    assert_eq!(list.as_array().unwrap().len(), 6);
+    assert_eq!(list.as_array().unwrap().len(), 7);
 }
 
 async fn consent_basis_of_subscriptions(backend: Backend) {

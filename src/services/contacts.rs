@@ -1,6 +1,6 @@
 //! Contacts: found by their normalised address, created when new.
 
-use rand::distr::{Alphanumeric, SampleString};
+use rand::Rng;
 
 use super::{ServiceError, ServiceResult};
 use crate::app::App;
@@ -11,10 +11,25 @@ use crate::store::{ContactRow, StoreError};
 /// Length of a contact's public id (the MailingLijst `guid` holds 20 characters).
 pub const GUID_LEN: usize = 20;
 
+/// A new public id of 20 base-36 digits: the time in milliseconds (9 digits) and 11 random
+/// ones (56 bits). Ids made later sort later, so a bulk import adds them at the end of the
+/// guid index instead of all over it (which cost SQLite two thirds of an import's time).
 pub fn new_guid() -> String {
-    Alphanumeric
-        .sample_string(&mut rand::rng(), GUID_LEN)
-        .to_uppercase()
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut out = [b'0'; GUID_LEN];
+    for d in out[..9].iter_mut().rev() {
+        *d = DIGITS[(ms % 36) as usize];
+        ms /= 36;
+    }
+    let mut rng = rand::rng();
+    for d in out[9..].iter_mut() {
+        *d = DIGITS[rng.random_range(0..36)];
+    }
+    out.iter().map(|&b| b as char).collect()
 }
 
 /// Returns the contact with this address, creating it from `input` when there is none.
@@ -221,4 +236,22 @@ pub async fn export(app: &App, org_id: i64, id: i64) -> ServiceResult<serde_json
         "consent_ledger": ledger,
         "exported_at": crate::clock::rfc3339(app.now()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_are_base36_and_sort_by_time() {
+        let a = new_guid();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_guid();
+        assert_eq!(a.len(), GUID_LEN);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+        assert!(a < b, "{a} {b}");
+        assert_ne!(new_guid(), new_guid());
+    }
 }

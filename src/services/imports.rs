@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
@@ -23,8 +24,8 @@ use crate::app::App;
 use crate::clock::rfc3339;
 use crate::domain::automation::AutomationField;
 use crate::domain::import::{
-    detect_delimiter, locate_columns, read_row, ConsentBasis, Encoding, Mapping, MappingInput,
-    MatchOn, Row, RowError, Target,
+    detect_delimiter, locate_columns, read_row, Column, ConsentBasis, Encoding, Mapping,
+    MappingInput, MatchOn, Row, RowError, Target,
 };
 use crate::domain::ledger::Evidence;
 use crate::domain::{FieldError, Scope, ValidationError};
@@ -394,15 +395,18 @@ impl From<ServiceError> for Stop {
     }
 }
 
-/// Reads and checks the next chunk; None at the end of the file.
-async fn next_chunk(
-    app: &App,
-    org_id: i64,
-    csv: &mut csv::Reader<BufReader<File>>,
-    mapping: &Mapping,
-    columns: &[(usize, &crate::domain::import::Column)],
-    collections: &Collections,
-) -> Result<Option<ReadChunk>, Stop> {
+/// The file being read, and the located columns (owned: the reading runs on a blocking
+/// thread, beside the database's write of the chunk before).
+type Csv = csv::Reader<BufReader<File>>;
+type Columns = Arc<Vec<(usize, Column)>>;
+
+/// The next rows of the file, read and checked cell by cell; None at the end of the file.
+fn read_rows(
+    csv: &mut Csv,
+    encoding: Encoding,
+    columns: &[(usize, Column)],
+) -> Result<Option<(Vec<Row>, Vec<RowError>)>, String> {
+    let columns: Vec<(usize, &Column)> = columns.iter().map(|(i, c)| (*i, c)).collect();
     let mut rows: Vec<Row> = Vec::new();
     let mut refused = Vec::new();
     let mut record = csv::ByteRecord::new();
@@ -411,12 +415,11 @@ async fn next_chunk(
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(Stop::File(format!("the file cannot be read as CSV: {e}"))),
+            Err(e) => return Err(format!("the file cannot be read as CSV: {e}")),
         }
         n += 1;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let cells: Option<Vec<Cow<str>>> =
-            record.iter().map(|c| decode(c, mapping.encoding)).collect();
+        let cells: Option<Vec<Cow<str>>> = record.iter().map(|c| decode(c, encoding)).collect();
         let Some(cells) = cells else {
             refused.push(RowError {
                 line,
@@ -427,14 +430,38 @@ async fn next_chunk(
             continue;
         };
         let cells: Vec<&str> = cells.iter().map(|c| c.as_ref()).collect();
-        match read_row(line, &cells, columns) {
+        match read_row(line, &cells, &columns) {
             Ok(r) => rows.push(r),
             Err(e) => refused.push(e),
         }
     }
-    if n == 0 {
+    Ok((n > 0).then_some((rows, refused)))
+}
+
+/// Reads and checks the next chunk (the file on a blocking thread); None at the end of the
+/// file.
+async fn next_chunk(
+    app: &App,
+    org_id: i64,
+    csv: &mut Option<Csv>,
+    mapping: &Mapping,
+    columns: &Columns,
+    collections: &Collections,
+) -> Result<Option<ReadChunk>, Stop> {
+    let Some(mut reader) = csv.take() else {
+        return Err(Stop::File("the file reader was lost".into()));
+    };
+    let (encoding, cols) = (mapping.encoding, columns.clone());
+    let (reader, read) = tokio::task::spawn_blocking(move || {
+        let read = read_rows(&mut reader, encoding, &cols);
+        (reader, read)
+    })
+    .await
+    .map_err(|e| Stop::File(format!("reading the file failed: {e}")))?;
+    *csv = Some(reader);
+    let Some((rows, mut refused)) = read.map_err(Stop::File)? else {
         return Ok(None);
-    }
+    };
     let (rows, records) =
         import_records::check(app, org_id, mapping, collections, rows, &mut refused).await?;
     let (rows, records) = one_per_contact(mapping, rows, records, &mut refused);
@@ -558,12 +585,12 @@ async fn run_chunks(
         },
     };
     let path = PathBuf::from(&i.file_path);
-    let (mut csv, headers) = match open_csv(&path, &mapping) {
+    let (csv, headers) = match open_csv(&path, &mapping) {
         Ok(x) => x,
         Err(e) => return Ok(Ended::Failed(e)),
     };
-    let columns = match locate_columns(&mapping, &headers) {
-        Ok(c) => c,
+    let columns: Columns = match locate_columns(&mapping, &headers) {
+        Ok(c) => Arc::new(c.into_iter().map(|(i, c)| (i, c.clone())).collect()),
         Err(e) => return Ok(Ended::Failed(e.to_string())),
     };
     let text_columns: Vec<(&'static str, bool)> = mapping
@@ -575,6 +602,7 @@ async fn run_chunks(
             _ => None,
         })
         .collect();
+    let mut csv = Some(csv);
     if mapping.all_or_nothing && i.rows_read == 0 {
         let mut bad = Vec::new();
         let mut failed = 0i64;
@@ -600,13 +628,13 @@ async fn run_chunks(
             Ok(x) => x,
             Err(e) => return Ok(Ended::Failed(e)),
         };
-        csv = c;
+        csv = Some(c);
     }
     // Resume after the rows a previous run committed.
     let mut skip = i.rows_read;
     let mut record = csv::ByteRecord::new();
-    while skip > 0 {
-        match csv.read_byte_record(&mut record) {
+    while let (true, Some(reader)) = (skip > 0, csv.as_mut()) {
+        match reader.read_byte_record(&mut record) {
             Ok(true) => skip -= 1,
             Ok(false) => break,
             Err(e) => {
@@ -626,6 +654,7 @@ async fn run_chunks(
     };
     let mut stored_errors = i.failed;
     let mut chunks = 0u64;
+    let mut next = next_chunk(app, i.org_id, &mut csv, &mapping, &columns, &collections).await;
     loop {
         // Statistics that fit the growing table (PostgreSQL), now and then.
         if chunks.is_multiple_of(5) {
@@ -636,7 +665,7 @@ async fn run_chunks(
             rows,
             records,
             refused,
-        } = match next_chunk(app, i.org_id, &mut csv, &mapping, &columns, &collections).await {
+        } = match next {
             Ok(Some(x)) => x,
             Ok(None) => break,
             Err(Stop::File(e)) => return Ok(Ended::Failed(e)),
@@ -649,29 +678,37 @@ async fn run_chunks(
             None => Vec::new(),
         };
         let now = app.now();
-        let outcome = app
-            .store
-            .write_import_chunk(&Chunk {
-                org_id: i.org_id,
-                import_id: i.id,
-                match_on: mapping.match_on,
-                mode: mapping.mode,
-                columns: &text_columns,
-                rows: &rows,
-                refused: &refused,
-                guids: &guids,
-                keep_errors: stored_errors < MAX_STORED_ERRORS,
-                commit_progress: !subscribes,
-                start: automation.map(|(automation_id, version, single)| ChunkStart {
-                    automation_id,
-                    version,
-                    single,
-                    fields: &fields,
-                }),
-                records: &records,
-                now,
-            })
-            .await?;
+        let chunk = Chunk {
+            org_id: i.org_id,
+            import_id: i.id,
+            match_on: mapping.match_on,
+            mode: mapping.mode,
+            columns: &text_columns,
+            rows: &rows,
+            refused: &refused,
+            guids: &guids,
+            keep_errors: stored_errors < MAX_STORED_ERRORS,
+            commit_progress: !subscribes,
+            start: automation.map(|(automation_id, version, single)| ChunkStart {
+                automation_id,
+                version,
+                single,
+                fields: &fields,
+            }),
+            records: &records,
+            now,
+        };
+        // The next chunk is read and checked while the database writes this one (on its
+        // own thread for SQLite, on the server for PostgreSQL): the write is polled first, so
+        // its statements are on their way before the reading starts. Nothing of it counts until
+        // its own write: a pause or a crash here reads it again.
+        let (outcome, ahead) = tokio::join!(
+            biased;
+            app.store.write_import_chunk(&chunk),
+            next_chunk(app, i.org_id, &mut csv, &mapping, &columns, &collections)
+        );
+        let outcome = outcome?;
+        next = ahead;
         stored_errors += outcome.counts.failed;
         if subscribes {
             let mut counts: ChunkCounts = outcome.counts.clone();

@@ -213,7 +213,14 @@ fn attributes_json(r: &Row, with_nulls: bool) -> Option<String> {
 
 /// The SQL that inserts `n` new contacts with the chunk's columns; parameters per row:
 /// org, guid, email, external_id, the columns, attributes, now (created), now (updated).
-fn insert_sql(dialect: Dialect, columns: &[(&'static str, bool)], n: usize) -> String {
+/// `pass_over`: rows that clash with a unique key are left out (not returned) instead of
+/// failing the statement.
+fn insert_sql(
+    dialect: Dialect,
+    columns: &[(&'static str, bool)],
+    n: usize,
+    pass_over: bool,
+) -> String {
     let per_row = 7 + columns.len();
     let names: String = columns.iter().map(|(c, _)| format!(", {c}")).collect();
     let values: Vec<String> = (0..n)
@@ -221,8 +228,9 @@ fn insert_sql(dialect: Dialect, columns: &[(&'static str, bool)], n: usize) -> S
         .collect();
     format!(
         "INSERT INTO contacts (org_id, guid, email, external_id{names}, attributes, created_at, updated_at) \
-         VALUES {} RETURNING id, email, external_id",
-        values.join(", ")
+         VALUES {}{} RETURNING id, email, external_id",
+        values.join(", "),
+        if pass_over { " ON CONFLICT DO NOTHING" } else { "" }
     )
 }
 
@@ -548,54 +556,20 @@ impl Store {
                     None => new_rows.push(i),
                 }
             }
-            // New contacts.
+            // New contacts. A row that clashes with another contact (its external id taken,
+            // say) is passed over by the statement and tried again alone, under a savepoint,
+            // to name the clash: savepoints around every statement would cost SQLite a copy
+            // of each page the statement touches.
             for part in new_rows.chunks(ROWS_PER_STATEMENT) {
-                exec!(tx, "SAVEPOINT chunk");
-                let sql = insert_sql(dialect, c.columns, part.len());
+                let sql = insert_sql(dialect, c.columns, part.len(), true);
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                 for &i in part {
                     q = bind_new!(q, i);
                 }
-                let inserted: Result<Vec<(i64, String, Option<String>)>, sqlx::Error> =
-                    q.fetch_all(&mut *tx).await;
-                let inserted = match inserted {
-                    Ok(rows) => {
-                        exec!(tx, "RELEASE SAVEPOINT chunk");
-                        rows
-                    }
-                    Err(e) if is_unique_violation(&e) => {
-                        undo!(tx, "chunk");
-                        let mut rows = Vec::new();
-                        for &i in part {
-                            exec!(tx, "SAVEPOINT one");
-                            let q = bind_new!(
-                                sqlx::query_as(sqlx::AssertSqlSafe(insert_sql(
-                                    dialect, c.columns, 1
-                                ))),
-                                i
-                            );
-                            match q.fetch_one(&mut *tx).await {
-                                Ok(row) => {
-                                    exec!(tx, "RELEASE SAVEPOINT one");
-                                    rows.push(row);
-                                }
-                                Err(e) => {
-                                    let e = StoreError::from(e);
-                                    if !matches!(e, StoreError::Conflict(_)) {
-                                        return Err(e);
-                                    }
-                                    undo!(tx, "one");
-                                    out.errors.push(conflict_error(&c.rows[i], &e));
-                                }
-                            }
-                        }
-                        rows
-                    }
-                    Err(e) => return Err(e.into()),
-                };
+                let inserted: Vec<(i64, String, Option<String>)> = q.fetch_all(&mut *tx).await?;
                 out.counts.inserted += inserted.len() as i64;
                 // RETURNING promises no order: rows are found again by their key.
-                let by_key: HashMap<&str, usize> = part
+                let mut by_key: HashMap<&str, usize> = part
                     .iter()
                     .filter_map(|&i| c.rows[i].key(c.match_on).map(|k| (k, i)))
                     .collect();
@@ -604,8 +578,35 @@ impl Store {
                         MatchOn::Email => Some(email),
                         MatchOn::ExternalId => ext,
                     };
-                    if let Some(&i) = key.as_deref().and_then(|k| by_key.get(k)) {
+                    if let Some(i) = key.as_deref().and_then(|k| by_key.remove(k)) {
                         out.contacts.push((i, id));
+                    }
+                }
+                let mut passed_over: Vec<usize> = by_key.into_values().collect();
+                passed_over.sort_unstable();
+                for i in passed_over {
+                    exec!(tx, "SAVEPOINT one");
+                    let q = bind_new!(
+                        sqlx::query_as(sqlx::AssertSqlSafe(insert_sql(
+                            dialect, c.columns, 1, false
+                        ))),
+                        i
+                    );
+                    let row: Result<(i64, String, Option<String>), _> = q.fetch_one(&mut *tx).await;
+                    match row {
+                        Ok((id, _, _)) => {
+                            exec!(tx, "RELEASE SAVEPOINT one");
+                            out.counts.inserted += 1;
+                            out.contacts.push((i, id));
+                        }
+                        Err(e) => {
+                            let e = StoreError::from(e);
+                            if !matches!(e, StoreError::Conflict(_)) {
+                                return Err(e);
+                            }
+                            undo!(tx, "one");
+                            out.errors.push(conflict_error(&c.rows[i], &e));
+                        }
                     }
                 }
             }
