@@ -399,13 +399,15 @@ impl From<ServiceError> for Stop {
 /// thread, beside the database's write of the chunk before).
 type Csv = csv::Reader<BufReader<File>>;
 type Columns = Arc<Vec<(usize, Column)>>;
+/// Rows read and checked cell by cell, and the refused ones.
+type ReadRows = (Vec<Row>, Vec<RowError>);
 
 /// The next rows of the file, read and checked cell by cell; None at the end of the file.
 fn read_rows(
     csv: &mut Csv,
     encoding: Encoding,
     columns: &[(usize, Column)],
-) -> Result<Option<(Vec<Row>, Vec<RowError>)>, String> {
+) -> Result<Option<ReadRows>, String> {
     let columns: Vec<(usize, &Column)> = columns.iter().map(|(i, c)| (*i, c)).collect();
     let mut rows: Vec<Row> = Vec::new();
     let mut refused = Vec::new();
