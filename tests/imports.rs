@@ -167,7 +167,10 @@ async fn upload_poll_modes_and_bad_rows(backend: Backend) {
         .iter()
         .map(|e| (e["line"].as_i64().unwrap(), e["code"].as_str().unwrap()))
         .collect();
-    assert_eq!(refused, [(2, "external_id_taken"), (4, "external_id_taken")]);
+    assert_eq!(
+        refused,
+        [(2, "external_id_taken"), (4, "external_id_taken")]
+    );
     assert_eq!(
         e.contact_by_email("new3@example.org").await["external_id"],
         "K20"

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::imports_sqlite::{self, with_handle, AsSqlite};
 use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
 use crate::domain::import::{MatchOn, Mode, Row, RowError};
 use crate::domain::segment::Dialect;
@@ -191,14 +192,14 @@ fn numbered(dialect: Dialect, first: usize, n: usize) -> String {
 }
 
 /// A row's value for a text column (None: not given, or cleared).
-fn cell<'r>(r: &'r Row, col: &str) -> Option<&'r str> {
+pub(super) fn cell<'r>(r: &'r Row, col: &str) -> Option<&'r str> {
     r.fields
         .iter()
         .find(|(c, _)| *c == col)
         .and_then(|(_, v)| v.as_deref())
 }
 
-fn attributes_json(r: &Row, with_nulls: bool) -> Option<String> {
+pub(super) fn attributes_json(r: &Row, with_nulls: bool) -> Option<String> {
     if r.attributes.is_empty() {
         return None;
     }
@@ -527,18 +528,22 @@ impl Store {
             };
             let keys: Vec<&str> = c.rows.iter().filter_map(|r| r.key(c.match_on)).collect();
             let mut existing: HashMap<String, i64> = HashMap::new();
-            for part in keys.chunks(ROWS_PER_STATEMENT * 4) {
-                let sql = format!(
+            if let Some(conn) = AsSqlite::sqlite(&mut *tx) {
+                existing = with_handle(conn, |db| imports_sqlite::existing(db, c)).await?;
+            } else {
+                for part in keys.chunks(ROWS_PER_STATEMENT * 4) {
+                    let sql = format!(
                     "SELECT {key_col}, id FROM contacts WHERE org_id = {} AND {key_col} IN ({})",
                     numbered(dialect, 1, 1),
                     numbered(dialect, 2, part.len())
                 );
-                let mut q =
-                    sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(c.org_id);
-                for k in part {
-                    q = q.bind(*k);
+                    let mut q =
+                        sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql)).bind(c.org_id);
+                    for k in part {
+                        q = q.bind(*k);
+                    }
+                    existing.extend(q.fetch_all(&mut *tx).await?);
                 }
-                existing.extend(q.fetch_all(&mut *tx).await?);
             }
             let mut new_rows = Vec::new();
             let mut matched = Vec::new();
@@ -560,52 +565,64 @@ impl Store {
             // say) is passed over by the statement and tried again alone, under a savepoint,
             // to name the clash: savepoints around every statement would cost SQLite a copy
             // of each page the statement touches.
-            for part in new_rows.chunks(ROWS_PER_STATEMENT) {
-                let sql = insert_sql(dialect, c.columns, part.len(), true);
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-                for &i in part {
-                    q = bind_new!(q, i);
-                }
-                let inserted: Vec<(i64, String, Option<String>)> = q.fetch_all(&mut *tx).await?;
+            if let Some(conn) = AsSqlite::sqlite(&mut *tx) {
+                let (inserted, clashes) =
+                    with_handle(conn, |db| imports_sqlite::insert_new(db, c, &new_rows)).await?;
                 out.counts.inserted += inserted.len() as i64;
-                // RETURNING promises no order: rows are found again by their key.
-                let mut by_key: HashMap<&str, usize> = part
-                    .iter()
-                    .filter_map(|&i| c.rows[i].key(c.match_on).map(|k| (k, i)))
-                    .collect();
-                for (id, email, ext) in inserted {
-                    let key = match c.match_on {
-                        MatchOn::Email => Some(email),
-                        MatchOn::ExternalId => ext,
-                    };
-                    if let Some(i) = key.as_deref().and_then(|k| by_key.remove(k)) {
-                        out.contacts.push((i, id));
-                    }
+                out.contacts.extend(inserted);
+                for (i, e) in clashes {
+                    out.errors.push(conflict_error(&c.rows[i], &e));
                 }
-                let mut passed_over: Vec<usize> = by_key.into_values().collect();
-                passed_over.sort_unstable();
-                for i in passed_over {
-                    exec!(tx, "SAVEPOINT one");
-                    let q = bind_new!(
-                        sqlx::query_as(sqlx::AssertSqlSafe(insert_sql(
-                            dialect, c.columns, 1, false
-                        ))),
-                        i
-                    );
-                    let row: Result<(i64, String, Option<String>), _> = q.fetch_one(&mut *tx).await;
-                    match row {
-                        Ok((id, _, _)) => {
-                            exec!(tx, "RELEASE SAVEPOINT one");
-                            out.counts.inserted += 1;
+            } else {
+                for part in new_rows.chunks(ROWS_PER_STATEMENT) {
+                    let sql = insert_sql(dialect, c.columns, part.len(), true);
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                    for &i in part {
+                        q = bind_new!(q, i);
+                    }
+                    let inserted: Vec<(i64, String, Option<String>)> =
+                        q.fetch_all(&mut *tx).await?;
+                    out.counts.inserted += inserted.len() as i64;
+                    // RETURNING promises no order: rows are found again by their key.
+                    let mut by_key: HashMap<&str, usize> = part
+                        .iter()
+                        .filter_map(|&i| c.rows[i].key(c.match_on).map(|k| (k, i)))
+                        .collect();
+                    for (id, email, ext) in inserted {
+                        let key = match c.match_on {
+                            MatchOn::Email => Some(email),
+                            MatchOn::ExternalId => ext,
+                        };
+                        if let Some(i) = key.as_deref().and_then(|k| by_key.remove(k)) {
                             out.contacts.push((i, id));
                         }
-                        Err(e) => {
-                            let e = StoreError::from(e);
-                            if !matches!(e, StoreError::Conflict(_)) {
-                                return Err(e);
+                    }
+                    let mut passed_over: Vec<usize> = by_key.into_values().collect();
+                    passed_over.sort_unstable();
+                    for i in passed_over {
+                        exec!(tx, "SAVEPOINT one");
+                        let q = bind_new!(
+                            sqlx::query_as(sqlx::AssertSqlSafe(insert_sql(
+                                dialect, c.columns, 1, false
+                            ))),
+                            i
+                        );
+                        let row: Result<(i64, String, Option<String>), _> =
+                            q.fetch_one(&mut *tx).await;
+                        match row {
+                            Ok((id, _, _)) => {
+                                exec!(tx, "RELEASE SAVEPOINT one");
+                                out.counts.inserted += 1;
+                                out.contacts.push((i, id));
                             }
-                            undo!(tx, "one");
-                            out.errors.push(conflict_error(&c.rows[i], &e));
+                            Err(e) => {
+                                let e = StoreError::from(e);
+                                if !matches!(e, StoreError::Conflict(_)) {
+                                    return Err(e);
+                                }
+                                undo!(tx, "one");
+                                out.errors.push(conflict_error(&c.rows[i], &e));
+                            }
                         }
                     }
                 }
@@ -670,19 +687,23 @@ impl Store {
                 .iter()
                 .flat_map(|(i, id)| c.rows[*i].tags.iter().map(move |t| (*id, t)))
                 .collect();
-            for part in tags.chunks(ROWS_PER_STATEMENT * 2) {
-                let values: Vec<String> = (0..part.len())
-                    .map(|i| format!("({})", numbered(dialect, 1 + i * 3, 3)))
-                    .collect();
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            if let Some(conn) = AsSqlite::sqlite(&mut *tx) {
+                with_handle(conn, |db| imports_sqlite::add_tags(db, c.org_id, &tags)).await?;
+            } else {
+                for part in tags.chunks(ROWS_PER_STATEMENT * 2) {
+                    let values: Vec<String> = (0..part.len())
+                        .map(|i| format!("({})", numbered(dialect, 1 + i * 3, 3)))
+                        .collect();
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES {} ON CONFLICT DO NOTHING",
                     values.join(", ")
                 )))
                 ;
-                for (id, t) in part {
-                    q = q.bind(c.org_id).bind(*id).bind(t.as_str());
+                    for (id, t) in part {
+                        q = q.bind(c.org_id).bind(*id).bind(t.as_str());
+                    }
+                    q.execute(&mut *tx).await?;
                 }
-                q.execute(&mut *tx).await?;
             }
             // Records of the written rows' contacts; a key twice: the later row's record. Only
             // what changed is written (and counted).

@@ -14,6 +14,7 @@ mod deliveries;
 mod exports;
 mod hooks;
 mod imports;
+mod imports_sqlite;
 mod jobs;
 mod link_params;
 mod lists;

@@ -1,0 +1,148 @@
+//! The hot part of a contact import on SQLite: finding the rows' contacts, inserting the new
+//! ones and adding tags, row by row with one prepared statement each, bound straight into
+//! SQLite on the handle of the writer connection (inside the chunk's transaction, which sqlx
+//! opened). Through sqlx every bound value is copied and every statement goes to and from
+//! its worker thread; here a row costs SQLite's own work. PostgreSQL keeps the multi-row
+//! statements of `imports.rs`.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
+use sqlx::SqliteConnection;
+
+use super::imports::{attributes_json, cell, Chunk};
+use super::{StoreError, StoreResult};
+use crate::domain::import::MatchOn;
+
+/// The SQLite connection of a transaction, when it is one.
+pub trait AsSqlite {
+    fn sqlite(&mut self) -> Option<&mut SqliteConnection>;
+}
+
+impl AsSqlite for SqliteConnection {
+    fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        Some(self)
+    }
+}
+
+impl AsSqlite for sqlx::PgConnection {
+    fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
+        None
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, msg)
+                if f.code == ErrorCode::ConstraintViolation
+                    && matches!(
+                        f.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    ) =>
+            {
+                StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
+            }
+            _ => StoreError::Database(sqlx::Error::Protocol(format!("sqlite: {e}"))),
+        }
+    }
+}
+
+/// Runs `f` with the connection's raw handle. The work is synchronous: on a multi-threaded
+/// runtime the thread is handed over for it (`block_in_place`), so other tasks move on.
+pub async fn with_handle<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> StoreResult<T> {
+    let mut handle = conn.lock_handle().await?;
+    let raw = handle.as_raw_handle().as_ptr();
+    let run = || {
+        // SAFETY: the handle is locked for this caller until `handle` drops, after `run`;
+        // a connection made with `from_handle` never closes the handle it was given.
+        let db = unsafe { Connection::from_handle(raw) }?;
+        f(&db)
+    };
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(run),
+        _ => run(),
+    }
+}
+
+/// The ids of the contacts the keys name (the match key of the chunk).
+pub fn existing(db: &Connection, c: &Chunk<'_>) -> StoreResult<HashMap<String, i64>> {
+    let sql = match c.match_on {
+        MatchOn::Email => "SELECT id FROM contacts WHERE org_id = ?1 AND email = ?2",
+        MatchOn::ExternalId => "SELECT id FROM contacts WHERE org_id = ?1 AND external_id = ?2",
+    };
+    let mut find = db.prepare(sql)?;
+    let mut out = HashMap::new();
+    for k in c.rows.iter().filter_map(|r| r.key(c.match_on)) {
+        if let Some(id) = find
+            .query_row((c.org_id, k), |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            out.insert(k.to_string(), id);
+        }
+    }
+    Ok(out)
+}
+
+/// (row, contact id) of the inserted rows; (row, conflict) of those that clashed.
+pub type Inserted = (Vec<(usize, i64)>, Vec<(usize, StoreError)>);
+
+/// Inserts the new contacts (`rows`: indexes into the chunk's rows); returns (row, id) of
+/// each inserted one, and (row, error) of each that clashed with another contact. A failed
+/// statement undoes only itself: the transaction goes on.
+pub fn insert_new(
+    db: &Connection,
+    c: &Chunk<'_>,
+    rows: &[usize],
+) -> StoreResult<Inserted> {
+    let names: String = c
+        .columns
+        .iter()
+        .map(|(col, _)| format!(", {col}"))
+        .collect();
+    let params: String = (0..c.columns.len()).map(|_| ", ?").collect();
+    let mut insert = db.prepare(&format!(
+        "INSERT INTO contacts (org_id, guid, email, external_id{names}, attributes, created_at, updated_at) \
+         VALUES (?, ?, ?, ?{params}, ?, ?, ?)"
+    ))?;
+    let mut inserted = Vec::with_capacity(rows.len());
+    let mut clashes = Vec::new();
+    let n = c.columns.len();
+    for &i in rows {
+        let r = &c.rows[i];
+        insert.raw_bind_parameter(1, c.org_id)?;
+        insert.raw_bind_parameter(2, &c.guids[i])?;
+        insert.raw_bind_parameter(3, &r.email)?;
+        insert.raw_bind_parameter(4, &r.external_id)?;
+        for (k, (col, _)) in c.columns.iter().enumerate() {
+            insert.raw_bind_parameter(5 + k, cell(r, col))?;
+        }
+        let attributes = attributes_json(r, false);
+        insert.raw_bind_parameter(5 + n, attributes.as_deref().unwrap_or("{}"))?;
+        insert.raw_bind_parameter(6 + n, c.now)?;
+        insert.raw_bind_parameter(7 + n, c.now)?;
+        match insert.raw_execute() {
+            Ok(_) => inserted.push((i, db.last_insert_rowid())),
+            Err(e) => match StoreError::from(e) {
+                e @ StoreError::Conflict(_) => clashes.push((i, e)),
+                e => return Err(e),
+            },
+        }
+    }
+    Ok((inserted, clashes))
+}
+
+/// Adds tags to contacts (those they have stay).
+pub fn add_tags(db: &Connection, org_id: i64, tags: &[(i64, &String)]) -> StoreResult<()> {
+    let mut add = db.prepare(
+        "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    for (id, tag) in tags {
+        add.execute((org_id, id, tag))?;
+    }
+    Ok(())
+}
