@@ -180,12 +180,17 @@ pub async fn check(
             }
         }
     }
-    let records = records
+    Ok((rows, renumber(records, &index)))
+}
+
+/// The records of rows that moved: `index[old row]` is the row's new place, or None when it
+/// was dropped (and its records with it).
+pub fn renumber(records: Vec<ChunkRecord>, index: &[Option<usize>]) -> Vec<ChunkRecord> {
+    records
         .into_iter()
         .filter_map(|mut r| {
             r.row = index[r.row]?;
             Some(r)
         })
-        .collect();
-    Ok((rows, records))
+        .collect()
 }

@@ -538,14 +538,7 @@ fn one_per_contact(
             }
         }
     }
-    let records = records
-        .into_iter()
-        .filter_map(|mut r| {
-            r.row = index[r.row]?;
-            Some(r)
-        })
-        .collect();
-    (kept, records)
+    (kept, import_records::renumber(records, &index))
 }
 
 /// Runs the chunks.

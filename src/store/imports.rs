@@ -526,11 +526,11 @@ impl Store {
                 MatchOn::Email => "email",
                 MatchOn::ExternalId => "external_id",
             };
-            let keys: Vec<&str> = c.rows.iter().filter_map(|r| r.key(c.match_on)).collect();
             let mut existing: HashMap<String, i64> = HashMap::new();
             if let Some(conn) = AsSqlite::sqlite(&mut *tx) {
                 existing = with_handle(conn, |db| imports_sqlite::existing(db, c)).await?;
             } else {
+                let keys: Vec<&str> = c.rows.iter().filter_map(|r| r.key(c.match_on)).collect();
                 for part in keys.chunks(ROWS_PER_STATEMENT * 4) {
                     let sql = format!(
                     "SELECT {key_col}, id FROM contacts WHERE org_id = {} AND {key_col} IN ({})",
@@ -561,10 +561,10 @@ impl Store {
                     None => new_rows.push(i),
                 }
             }
-            // New contacts. A row that clashes with another contact (its external id taken,
-            // say) is passed over by the statement and tried again alone, under a savepoint,
-            // to name the clash: savepoints around every statement would cost SQLite a copy
-            // of each page the statement touches.
+            // New contacts. On SQLite row by row on the raw handle, where a row that clashes
+            // with another contact (its external id taken, say) fails only its own statement.
+            // On PostgreSQL in multi-row statements that pass clashing rows over; those are
+            // tried again alone, under a savepoint, to name the clash.
             if let Some(conn) = AsSqlite::sqlite(&mut *tx) {
                 let (inserted, clashes) =
                     with_handle(conn, |db| imports_sqlite::insert_new(db, c, &new_rows)).await?;

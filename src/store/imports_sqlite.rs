@@ -94,11 +94,7 @@ pub type Inserted = (Vec<(usize, i64)>, Vec<(usize, StoreError)>);
 /// Inserts the new contacts (`rows`: indexes into the chunk's rows); returns (row, id) of
 /// each inserted one, and (row, error) of each that clashed with another contact. A failed
 /// statement undoes only itself: the transaction goes on.
-pub fn insert_new(
-    db: &Connection,
-    c: &Chunk<'_>,
-    rows: &[usize],
-) -> StoreResult<Inserted> {
+pub fn insert_new(db: &Connection, c: &Chunk<'_>, rows: &[usize]) -> StoreResult<Inserted> {
     let names: String = c
         .columns
         .iter()
