@@ -31,6 +31,7 @@ mod tokens;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -132,6 +133,8 @@ pub struct SqliteStore {
     read: SqlitePool,
     /// Opt-in registrations are written in groups by one task (see `optins_sqlite`).
     registrations: optins_sqlite::Registrations,
+    /// Imports running on this node: while there are any, the writer has a larger page cache.
+    importing: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 #[derive(Debug, Clone)]
@@ -315,13 +318,7 @@ impl Store {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            // The one writer keeps more of the indexes in memory (SQLite's default is 2 MB):
-            // bulk writes (imports, mailing plans) touch every index of the contacts.
-            .connect_with(
-                base.clone()
-                    .create_if_missing(true)
-                    .pragma("cache_size", "-32768"),
-            )
+            .connect_with(base.clone().create_if_missing(true))
             .await
             .map_err(|e| StoreError::Connect(e.to_string()))?;
         // An in-memory database exists only on its one connection: reads share it.
@@ -339,6 +336,7 @@ impl Store {
             write,
             read,
             registrations,
+            importing: Arc::default(),
         }))
     }
 
