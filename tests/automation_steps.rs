@@ -529,13 +529,7 @@ async fn trigger_step_and_gateway_rejections(backend: Backend) {
         .unwrap()
         .is_empty());
 
-    let res =
-        e.t.client
-            .get(e.t.url("/api/v1/sms-gateway"))
-            .bearer_auth(&e.admin)
-            .send()
-            .await
-            .unwrap();
+    let res = e.get_as(&e.admin, "/api/v1/sms-gateway").await;
     assert_eq!(res.status(), 404);
     let gateways = [
         (json!({"url": "ftp://x"}), "url", "invalid_url"),

@@ -147,16 +147,12 @@ async fn collections_and_records(backend: Backend) {
             .json()
             .await
             .unwrap();
-        let file =
-            e.t.client
-                .get(e.t.url(run["download"].as_str().unwrap()))
-                .bearer_auth(&e.admin)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+        let file = e
+            .get_as(&e.admin, run["download"].as_str().unwrap())
+            .await
+            .text()
+            .await
+            .unwrap();
         let got: Vec<&str> = file.lines().skip(1).collect();
         assert_eq!(got, expected, "{segment}");
     }
@@ -302,13 +298,9 @@ async fn record_imports(backend: Backend) {
         e.get("/api/v1/collections/orders/records/C1").await["data"]["total"],
         "10"
     );
-    let res =
-        e.t.client
-            .get(e.t.url("/api/v1/contacts?email=dan@example.org"))
-            .bearer_auth(&e.admin)
-            .send()
-            .await
-            .unwrap();
+    let res = e
+        .get_as(&e.admin, "/api/v1/contacts?email=dan@example.org")
+        .await;
     assert_eq!(res.status(), 404, "a refused line writes nothing");
     // The same file again changes nothing.
     let again = e.import(csv.as_bytes(), mapping).await;
@@ -414,13 +406,9 @@ async fn webhook_receivers(backend: Backend) {
         problem["errors"][0]["field"], "/customer/email",
         "{problem}"
     );
-    let res =
-        e.t.client
-            .get(e.t.url("/api/v1/contacts?email=kim@example.org"))
-            .bearer_auth(&e.admin)
-            .send()
-            .await
-            .unwrap();
+    let res = e
+        .get_as(&e.admin, "/api/v1/contacts?email=kim@example.org")
+        .await;
     assert_eq!(res.status(), 404, "nothing was written");
     assert_eq!(e.get("/api/v1/collections/orders").await["records"], 0);
 
@@ -680,13 +668,12 @@ async fn rejections(backend: Backend) {
         ("limit=0", "out_of_range"),
         ("email=a@b.c&contact_id=1", "invalid_contact"),
     ] {
-        let res =
-            e.t.client
-                .get(e.t.url(&format!("/api/v1/collections/orders/records?{query}")))
-                .bearer_auth(&e.admin)
-                .send()
-                .await
-                .unwrap();
+        let res = e
+            .get_as(
+                &e.admin,
+                &format!("/api/v1/collections/orders/records?{query}"),
+            )
+            .await;
         assert_eq!(res.status(), 422, "{query}");
         assert!(res.text().await.unwrap().contains(code), "{query}");
     }

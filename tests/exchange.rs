@@ -701,21 +701,9 @@ async fn rejections(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 403);
-    let res =
-        e.t.client
-            .get(e.t.url("/api/v1/sources"))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap();
+    let res = e.get_as(&reader, "/api/v1/sources").await;
     assert_eq!(res.status(), 403);
-    let res =
-        e.t.client
-            .get(e.t.url("/api/v1/exports/runs/999/file"))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap();
+    let res = e.get_as(&reader, "/api/v1/exports/runs/999/file").await;
     assert_eq!(res.status(), 404);
     // Running an export writes to its destination: admins only.
     let res = e

@@ -250,13 +250,9 @@ async fn all_or_nothing_and_resume(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("nothing was imported"));
-    let res =
-        e.t.client
-            .get(e.t.url("/api/v1/contacts?email=ok@example.org"))
-            .bearer_auth(&e.admin)
-            .send()
-            .await
-            .unwrap();
+    let res = e
+        .get_as(&e.admin, "/api/v1/contacts?email=ok@example.org")
+        .await;
     assert_eq!(res.status(), 404, "nothing was written");
 
     // 25,000 rows: the import stops after its first chunk (its node died), and resumes.

@@ -182,12 +182,6 @@ async fn rejections(backend: Backend) {
     }
     let res = e.put_param(&e.shop, json!({"fields": ["email"]})).await;
     assert_eq!(res.status(), 403, "only an admin token");
-    let res =
-        e.t.client
-            .get(e.t.url("/api/v1/link-parameter"))
-            .bearer_auth(&e.admin)
-            .send()
-            .await
-            .unwrap();
+    let res = e.get_as(&e.admin, "/api/v1/link-parameter").await;
     assert_eq!(res.status(), 404, "nothing was saved");
 }

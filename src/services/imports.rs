@@ -491,10 +491,13 @@ fn one_per_contact(
         .columns
         .iter()
         .any(|c| matches!(c.target, Target::Record(..)));
+    // Without merging: the last line of each contact.
     let mut last: HashMap<String, usize> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        if let Some(k) = key(r) {
-            last.insert(k, i);
+    if !merge {
+        for (i, r) in rows.iter().enumerate() {
+            if let Some(k) = key(r) {
+                last.insert(k, i);
+            }
         }
     }
     // Where each read row went among the kept ones.

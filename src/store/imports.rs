@@ -437,9 +437,9 @@ impl Store {
     }
 
     /// Marks an import as started (`true`) or ended on this node. While any runs, SQLite's
-    /// writer keeps 32 MB of pages instead of the default 2 MB: a chunk touches every index of
-    /// the contacts, and the larger cache makes imports about a third faster. Otherwise the
-    /// memory is better left to the rest of the node (a mailing of a million messages).
+    /// writer keeps 32 MB of pages instead of the default 2 MB, for the indexes of the
+    /// contacts a chunk touches (docs/BENCHMARKS.md has what it was measured to give).
+    /// Otherwise the memory is left to the rest of the node (a mailing of a million messages).
     pub async fn importing(&self, started: bool) -> StoreResult<()> {
         use std::sync::atomic::Ordering;
         let Store::Sqlite(s) = self else {
@@ -544,14 +544,14 @@ impl Store {
             out.counts.rows = (c.rows.len() + c.refused.len()) as i64;
             out.errors.extend(c.refused.iter().cloned());
             // Which rows match a contact.
-            let key_col = match c.match_on {
-                MatchOn::Email => "email",
-                MatchOn::ExternalId => "external_id",
-            };
             let mut existing: HashMap<String, i64> = HashMap::new();
             if let Some(conn) = AsSqlite::sqlite(&mut *tx) {
                 existing = with_handle(conn, |db| imports_sqlite::existing(db, c)).await?;
             } else {
+                let key_col = match c.match_on {
+                    MatchOn::Email => "email",
+                    MatchOn::ExternalId => "external_id",
+                };
                 let keys: Vec<&str> = c.rows.iter().filter_map(|r| r.key(c.match_on)).collect();
                 for part in keys.chunks(ROWS_PER_STATEMENT * 4) {
                     let sql = format!(

@@ -100,16 +100,20 @@ impl Env {
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let res = self
-            .t
-            .client
-            .get(self.t.url(path))
-            .bearer_auth(&self.admin)
-            .send()
-            .await
-            .unwrap();
+        let res = self.get_as(&self.admin, path).await;
         assert_eq!(res.status(), 200, "{path}");
         res.json().await.unwrap()
+    }
+
+    /// `GET path` with `token`, whatever it answers.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.t
+            .client
+            .get(self.t.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A contact with an external id, subscribed to `news` (single opt-in, asserted).
