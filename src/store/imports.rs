@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::imports_sqlite::{self, with_handle, AsSqlite};
+use super::imports_sqlite;
+use super::sqlite_raw::{with_handle, AsSqlite};
 use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
 use crate::domain::import::{MatchOn, Mode, Row, RowError};
 use crate::domain::segment::Dialect;

@@ -7,67 +7,11 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension};
-use sqlx::SqliteConnection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::imports::{attributes_json, cell, Chunk};
 use super::{StoreError, StoreResult};
 use crate::domain::import::MatchOn;
-
-/// The SQLite connection of a transaction, when it is one.
-pub trait AsSqlite {
-    fn sqlite(&mut self) -> Option<&mut SqliteConnection>;
-}
-
-impl AsSqlite for SqliteConnection {
-    fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
-        Some(self)
-    }
-}
-
-impl AsSqlite for sqlx::PgConnection {
-    fn sqlite(&mut self) -> Option<&mut SqliteConnection> {
-        None
-    }
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, msg)
-                if f.code == ErrorCode::ConstraintViolation
-                    && matches!(
-                        f.extended_code,
-                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                    ) =>
-            {
-                StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
-            }
-            _ => StoreError::Database(sqlx::Error::Protocol(format!("sqlite: {e}"))),
-        }
-    }
-}
-
-/// Runs `f` with the connection's raw handle. The work is synchronous: on a multi-threaded
-/// runtime the thread is handed over for it (`block_in_place`), so other tasks move on.
-pub async fn with_handle<T>(
-    conn: &mut SqliteConnection,
-    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> StoreResult<T> {
-    let mut handle = conn.lock_handle().await?;
-    let raw = handle.as_raw_handle().as_ptr();
-    let run = || {
-        // SAFETY: the handle is locked for this caller until `handle` drops, after `run`;
-        // a connection made with `from_handle` never closes the handle it was given.
-        let db = unsafe { Connection::from_handle(raw) }?;
-        f(&db)
-    };
-    match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(run),
-        _ => run(),
-    }
-}
 
 /// The ids of the contacts the keys name (the match key of the chunk).
 pub fn existing(db: &Connection, c: &Chunk<'_>) -> StoreResult<HashMap<String, i64>> {

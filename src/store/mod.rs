@@ -27,6 +27,7 @@ mod orgs;
 mod partner_consents;
 mod sms_gateways;
 mod sources;
+mod sqlite_raw;
 mod tokens;
 mod users;
 
@@ -135,6 +136,8 @@ pub struct SqliteStore {
     registrations: optins_sqlite::Registrations,
     /// Imports running on this node: while there are any, the writer has a larger page cache.
     importing: Arc<std::sync::atomic::AtomicUsize>,
+    /// Reads answered on the calling thread (none for an in-memory database).
+    inline: Option<Arc<sqlite_raw::InlineReads>>,
 }
 
 #[derive(Debug, Clone)]
@@ -327,16 +330,23 @@ impl Store {
         } else {
             SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(1))
-                .connect_with(base.read_only(true))
+                .connect_with(base.clone().read_only(true))
                 .await
                 .map_err(|e| StoreError::Connect(e.to_string()))?
         };
         let registrations = optins_sqlite::Registrations::start(write.clone());
+        let inline = (!memory).then(|| {
+            Arc::new(sqlite_raw::InlineReads::new(
+                base.get_filename().to_path_buf(),
+                opts.sqlite_busy_timeout,
+            ))
+        });
         Ok(Store::Sqlite(SqliteStore {
             write,
             read,
             registrations,
             importing: Arc::default(),
+            inline,
         }))
     }
 

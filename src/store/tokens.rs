@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::{on_read, on_write, safe, write_tx, Store, StoreError, StoreResult};
+use super::{on_read, on_write, safe, write_tx, SqliteStore, Store, StoreError, StoreResult};
 
 /// A stored API token (never the secret itself: only its SHA-256).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -66,7 +66,38 @@ impl Store {
             .await?))
     }
 
+    /// The token with this hash. Asked on every API request: on SQLite it is read on the
+    /// calling thread.
     pub async fn token_by_hash(&self, hash: &str) -> StoreResult<TokenRow> {
+        if let Store::Sqlite(SqliteStore {
+            inline: Some(inline),
+            ..
+        }) = self
+        {
+            return inline.read(|db| {
+                db.prepare_cached(&format!("{SELECT} WHERE t.token_hash = ?1"))?
+                    .query_row([hash], |r| {
+                        Ok(TokenRow {
+                            org_id: r.get(0)?,
+                            id: r.get(1)?,
+                            token_hash: r.get(2)?,
+                            display_prefix: r.get(3)?,
+                            name: r.get(4)?,
+                            scopes: r.get(5)?,
+                            allowed_ips: r.get(6)?,
+                            user_id: r.get(7)?,
+                            created_at: r.get(8)?,
+                            expires_at: r.get(9)?,
+                            last_used_at: r.get(10)?,
+                            revoked_at: r.get(11)?,
+                            replaced_by: r.get(12)?,
+                            user_removed_at: r.get(13)?,
+                            partner_id: r.get(14)?,
+                            partner_key: r.get(15)?,
+                        })
+                    })
+            });
+        }
         on_read!(self, |p| Ok(sqlx::query_as(safe!(
             "{SELECT} WHERE t.token_hash = $1"
         ))
