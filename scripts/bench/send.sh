@@ -78,6 +78,8 @@ html = "<html><body><h1>Spring at the Bench Venue</h1>\n" + "".join(block % i fo
 print(json.dumps({"name": "Bench", "subject": "Spring concerts for {{ contact.first_name }}",
   "from_name": "Bench Venue", "from_email": "news@bench.example", "html": html, "lists": ["news"]}))')
 id=$(api POST /api/v1/mailings "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+cpu0=$(cpu)
 start=$(date +%s.%N)
 api POST "/api/v1/mailings/$id/send" >/dev/null
 while :; do
@@ -88,7 +90,9 @@ done
 end=$(date +%s.%N)
 sent=${status##* }
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+# CPU time of the server per message sent (clock ticks of 10 ms).
+cpu_us=$(awk "BEGIN {printf \"%.0f\", ($(cpu) - $cpu0) * 10000 / $sent}")
 rate=$(awk "BEGIN {printf \"%.0f\", $sent / ($end - $start)}")
 echo
 echo "backend=$backend recipients=$n sent=$sent seconds=$(awk "BEGIN {printf \"%.1f\", $end - $start}") rate=$rate/s" \
-     "raw_limit=$raw_rate/s share=$(awk "BEGIN {printf \"%.0f%%\", 100 * $rate / $raw_rate}") peak_rss=${rss}kB"
+     "raw_limit=$raw_rate/s share=$(awk "BEGIN {printf \"%.0f%%\", 100 * $rate / $raw_rate}") peak_rss=${rss}kB server_cpu_per_message=${cpu_us}us"

@@ -109,8 +109,16 @@ pub fn rewrite_hrefs(html: &str, mut f: impl FnMut(&str) -> Option<String>) -> S
         };
         let value = &html[at + 1..at + 1 + len];
         out.push_str(&html[pos..at + 1]);
-        match f(&unescape(value)) {
-            Some(new) => out.push_str(&new.replace('&', "&amp;").replace('"', "&quot;")),
+        let new = if value.contains('&') {
+            f(&unescape(value))
+        } else {
+            f(value)
+        };
+        match new {
+            Some(new) if new.contains(['&', '"']) => {
+                out.push_str(&new.replace('&', "&amp;").replace('"', "&quot;"))
+            }
+            Some(new) => out.push_str(&new),
             None => out.push_str(value),
         }
         pos = at + 1 + len;
@@ -121,8 +129,10 @@ pub fn rewrite_hrefs(html: &str, mut f: impl FnMut(&str) -> Option<String>) -> S
 
 /// Where `href=` (in any case) starts in `s`.
 fn find_href(s: &[u8]) -> Option<usize> {
-    s.windows(5)
-        .position(|w| matches!(w[0], b'h' | b'H') && w[1..].eq_ignore_ascii_case(b"ref="))
+    memchr::memchr2_iter(b'h', b'H', s).find(|&i| {
+        s.get(i + 1..i + 5)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"ref="))
+    })
 }
 
 /// The links of a template that clicks are tracked for: absolute http(s) URLs written out in

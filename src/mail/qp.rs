@@ -6,6 +6,17 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 /// Longest encoded line, without the soft break's `=`.
 const MAX_LINE: usize = 75;
 
+/// The bytes that stay as they are wherever they stand: printable ASCII but `=`.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 33;
+    while c <= 126 {
+        t[c] = c != b'=' as usize;
+        c += 1;
+    }
+    t
+};
+
 pub fn encode(input: &str) -> String {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16 + 8);
@@ -18,7 +29,7 @@ pub fn encode(input: &str) -> String {
         let mut end = i;
         while end < limit {
             let c = bytes[end];
-            let plain = ((33..=126).contains(&c) && c != b'=')
+            let plain = PLAIN[c as usize]
                 || ((c == b' ' || c == b'\t')
                     && !matches!(bytes.get(end + 1), None | Some(b'\r' | b'\n')));
             if !plain {
@@ -41,8 +52,7 @@ pub fn encode(input: &str) -> String {
             continue;
         }
         let at_line_end = matches!(bytes.get(i + 1), None | Some(b'\r' | b'\n'));
-        let literal =
-            ((33..=126).contains(&b) && b != b'=') || ((b == b' ' || b == b'\t') && !at_line_end);
+        let literal = PLAIN[b as usize] || ((b == b' ' || b == b'\t') && !at_line_end);
         let width = if literal { 1 } else { 3 };
         if line + width > MAX_LINE {
             out.extend_from_slice(b"=\r\n");

@@ -41,6 +41,10 @@ pub struct Prepared {
     /// The mailing shows data-model records (`{{ records.orders[0].event_date }}`): each
     /// recipient's are loaded.
     uses_records: bool,
+    /// The configured URLs and names every message uses, worked out once.
+    public_url: String,
+    mail_host: String,
+    bounce_domain: String,
 }
 
 /// A mailing's HTML inside its layout, with the footer when it needs one.
@@ -93,6 +97,9 @@ pub async fn prepare(app: &App, mailing: &MailingRow) -> ServiceResult<Prepared>
         list_ids,
         list_key,
         key: links::signing_key(app).await?,
+        public_url: app.config.public_url(),
+        mail_host: app.config.mail_hostname(),
+        bounce_domain: app.config.bounce_domain(),
     })
 }
 
@@ -116,8 +123,8 @@ impl Prepared {
         super::collections::records_of(app, self.org.id, contact.id).await
     }
 
-    fn mail_links(&self, app: &App, contact_id: i64, delivery_id: i64) -> MailLinks {
-        let base = app.config.public_url();
+    fn mail_links(&self, contact_id: i64, delivery_id: i64) -> MailLinks {
+        let base = &self.public_url;
         let claims = LinkClaims {
             org_id: self.org.id,
             contact_id,
@@ -129,8 +136,8 @@ impl Prepared {
         };
         let ids = [self.org.id, delivery_id];
         MailLinks {
-            unsubscribe: links::unsubscribe_link(&base, &self.key, claims),
-            preferences: links::preferences_link(&base, &self.key, claims),
+            unsubscribe: links::unsubscribe_link(base, &self.key, claims),
+            preferences: links::preferences_link(base, &self.key, claims),
             view: format!("{base}/t/v/{}", links::sign_ids(&self.key, "v", &ids)),
             open: format!("{base}/t/o/{}", links::sign_ids(&self.key, "o", &ids)),
         }
@@ -139,19 +146,17 @@ impl Prepared {
     /// Renders the mail of one recipient; `tracking` adds the pixel and click redirects.
     pub fn render(
         &self,
-        app: &App,
         contact: &ContactRow,
         records: &Records,
         delivery_id: i64,
         tracking: bool,
     ) -> Result<Rendered, String> {
-        let l = self.mail_links(app, contact.id, delivery_id);
-        self.render_with(app, contact, records, delivery_id, &l, tracking)
+        let l = self.mail_links(contact.id, delivery_id);
+        self.render_with(contact, records, delivery_id, &l, tracking)
     }
 
     fn render_with(
         &self,
-        app: &App,
         contact: &ContactRow,
         records: &Records,
         delivery_id: i64,
@@ -176,7 +181,7 @@ impl Prepared {
             // One signature per message; the link index is checked against the mailing's links.
             let click = format!(
                 "{}/t/c/{}",
-                app.config.public_url(),
+                self.public_url,
                 links::sign_ids(&self.key, "c", &[self.org.id, delivery_id])
             );
             r.html = rewrite_hrefs(&r.html, |href| {
@@ -198,7 +203,7 @@ impl Prepared {
         delivery_id: i64,
     ) -> Result<ComposedMessage, String> {
         let msg = self.outgoing(app, contact, records, delivery_id, true)?;
-        compose(&msg, &app.config.mail_hostname(), app.now()).map_err(|e| e.to_string())
+        compose(&msg, &self.mail_host, app.now()).map_err(|e| e.to_string())
     }
 
     /// The message for one recipient, with every header a marketing mail carries.
@@ -210,13 +215,13 @@ impl Prepared {
         delivery_id: i64,
         tracking: bool,
     ) -> Result<OutgoingMessage, String> {
-        let l = self.mail_links(app, contact.id, delivery_id);
-        let r = self.render_with(app, contact, records, delivery_id, &l, tracking)?;
+        let l = self.mail_links(contact.id, delivery_id);
+        let r = self.render_with(contact, records, delivery_id, &l, tracking)?;
         let to = EmailAddress::parse(&contact.email).map_err(|e| e.to_string())?;
         let from = EmailAddress::parse(&self.mailing.from_email).map_err(|e| e.to_string())?;
-        let host = app.config.mail_hostname();
+        let host = &self.mail_host;
         let verp = links::verp_local(&self.key, self.org.id, delivery_id);
-        let bounce = format!("{verp}@{}", app.config.bounce_domain());
+        let bounce = format!("{verp}@{}", self.bounce_domain);
         let mut headers = vec![
             (
                 "List-Id".to_string(),
@@ -253,7 +258,7 @@ impl Prepared {
                             self.org.id,
                             delivery_id
                         ),
-                        app.config.bounce_domain()
+                        self.bounce_domain
                     )
                 }),
                 one_click: true,

@@ -508,7 +508,7 @@ pub async fn preview(
     };
     let p = prepare(app, &m).await?;
     let records = p.records(app, &contact).await?;
-    p.render(app, &contact, &records, 0, false)
+    p.render(&contact, &records, 0, false)
         .map_err(|e| ValidationError::single("html", "render_failed", e).into())
 }
 

@@ -155,7 +155,7 @@ pub async fn view(app: &App, token: &str) -> ServiceResult<Option<String>> {
     let m = app.store.mailing(d.org_id, mailing_id).await?;
     let p = super::delivery::prepare(app, &m).await?;
     let records = p.records(app, &contact).await?;
-    Ok(p.render(app, &contact, &records, d.id, false)
+    Ok(p.render(&contact, &records, d.id, false)
         .ok()
         .map(|r| r.html))
 }
