@@ -316,7 +316,10 @@ impl Store {
                 }
             }
         }
+        // A connection to a local file cannot drop: no ping (a round trip to the connection's
+        // worker thread) before each use.
         let write = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
@@ -329,6 +332,7 @@ impl Store {
             write.clone()
         } else {
             SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(opts.max_connections.max(1))
                 .connect_with(base.clone().read_only(true))
                 .await
