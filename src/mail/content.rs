@@ -109,12 +109,7 @@ pub fn rewrite_hrefs(html: &str, mut f: impl FnMut(&str) -> Option<String>) -> S
         };
         let value = &html[at + 1..at + 1 + len];
         out.push_str(&html[pos..at + 1]);
-        let new = if value.contains('&') {
-            f(&unescape(value))
-        } else {
-            f(value)
-        };
-        match new {
+        match f(&unescape(value)) {
             Some(new) if new.contains(['&', '"']) => {
                 out.push_str(&new.replace('&', "&amp;").replace('"', "&quot;"))
             }

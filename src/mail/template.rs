@@ -225,10 +225,11 @@ fn tag_end(s: &str) -> Option<usize> {
     None
 }
 
-/// Decodes the entities MiniJinja's escaper writes (and `&nbsp;`).
-pub fn unescape(s: &str) -> String {
+/// Decodes the entities MiniJinja's escaper writes (and `&nbsp;`); text without `&` is
+/// returned as it is, uncopied.
+pub fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains('&') {
-        return s.to_string();
+        return s.into();
     }
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -239,6 +240,7 @@ pub fn unescape(s: &str) -> String {
         .replace("&#x2F;", "/")
         .replace("&nbsp;", " ")
         .replace("&amp;", "&")
+        .into()
 }
 
 /// The value of `name="…"` (or `'…'`) in the inside of a tag.
@@ -255,7 +257,7 @@ fn attribute(tag: &str, name: &str) -> Option<String> {
                 let quote = rest.chars().next()?;
                 if quote == '"' || quote == '\'' {
                     let end = rest[1..].find(quote)?;
-                    return Some(unescape(&rest[1..1 + end]));
+                    return Some(unescape(&rest[1..1 + end]).into_owned());
                 }
             }
         }

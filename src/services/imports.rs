@@ -350,9 +350,9 @@ pub async fn run(
     progress: &mut (dyn FnMut(&ImportRow) -> bool + Send),
 ) -> ServiceResult<ImportRow> {
     let (org_id, id) = (i.org_id, i.id);
-    app.store.importing(true).await?;
+    app.store.importing(true).await;
     let ran = run_chunks(app, &i, progress).await;
-    app.store.importing(false).await?;
+    app.store.importing(false).await;
     match ran {
         Ok(Ended::Paused) => return Ok(app.store.import(org_id, id).await?),
         Ok(Ended::Done) => app.store.finish_import(org_id, id, None, app.now()).await?,

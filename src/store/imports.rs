@@ -441,10 +441,11 @@ impl Store {
     /// writer keeps 32 MB of pages instead of the default 2 MB, for the indexes of the
     /// contacts a chunk touches (docs/BENCHMARKS.md has what it was measured to give).
     /// Otherwise the memory is left to the rest of the node (a mailing of a million messages).
-    pub async fn importing(&self, started: bool) -> StoreResult<()> {
+    /// Only a tuning: a failure to change the cache is logged and fails no import.
+    pub async fn importing(&self, started: bool) {
         use std::sync::atomic::Ordering;
         let Store::Sqlite(s) = self else {
-            return Ok(());
+            return;
         };
         let size = if started {
             (s.importing.fetch_add(1, Ordering::SeqCst) == 0).then_some("-32768")
@@ -452,11 +453,13 @@ impl Store {
             (s.importing.fetch_sub(1, Ordering::SeqCst) == 1).then_some("-2000")
         };
         if let Some(size) = size {
-            sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {size}")))
+            let set = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = {size}")))
                 .execute(&s.write)
-                .await?;
+                .await;
+            if let Err(e) = set {
+                tracing::warn!(error = %e, size, "cannot change the SQLite writer's page cache");
+            }
         }
-        Ok(())
     }
 
     /// Refreshes PostgreSQL's statistics of the contacts (a no-op on SQLite): a large import

@@ -2,8 +2,8 @@
 //! its connection's worker thread, hands it each bound value and hands each row back, and the
 //! two thread wake-ups per statement cost more than an indexed look-up or a row insert.
 //!
-//! - `with_handle` runs synchronous rusqlite work on the raw handle of a sqlx connection (inside
-//!   the transaction sqlx opened): imports and opt-in groups use it on the writer.
+//! - `with_handle` runs synchronous rusqlite work on the raw handle of a sqlx connection: an
+//!   import chunk inside the transaction sqlx opened, an opt-in group in its own.
 //! - `InlineReads` answers the hottest reads (the API token of every request) on the calling
 //!   thread from a small pool of read-only rusqlite connections on the same file. A look-up on
 //!   a cached page takes microseconds, and in WAL mode a reader never waits for the writer, so

@@ -75,27 +75,28 @@ impl Store {
         }) = self
         {
             return inline.read(|db| {
-                db.prepare_cached(&format!("{SELECT} WHERE t.token_hash = ?1"))?
-                    .query_row([hash], |r| {
-                        Ok(TokenRow {
-                            org_id: r.get(0)?,
-                            id: r.get(1)?,
-                            token_hash: r.get(2)?,
-                            display_prefix: r.get(3)?,
-                            name: r.get(4)?,
-                            scopes: r.get(5)?,
-                            allowed_ips: r.get(6)?,
-                            user_id: r.get(7)?,
-                            created_at: r.get(8)?,
-                            expires_at: r.get(9)?,
-                            last_used_at: r.get(10)?,
-                            revoked_at: r.get(11)?,
-                            replaced_by: r.get(12)?,
-                            user_removed_at: r.get(13)?,
-                            partner_id: r.get(14)?,
-                            partner_key: r.get(15)?,
-                        })
+                static BY_HASH: std::sync::LazyLock<String> =
+                    std::sync::LazyLock::new(|| format!("{SELECT} WHERE t.token_hash = ?1"));
+                db.prepare_cached(&BY_HASH)?.query_row([hash], |r| {
+                    Ok(TokenRow {
+                        org_id: r.get(0)?,
+                        id: r.get(1)?,
+                        token_hash: r.get(2)?,
+                        display_prefix: r.get(3)?,
+                        name: r.get(4)?,
+                        scopes: r.get(5)?,
+                        allowed_ips: r.get(6)?,
+                        user_id: r.get(7)?,
+                        created_at: r.get(8)?,
+                        expires_at: r.get(9)?,
+                        last_used_at: r.get(10)?,
+                        revoked_at: r.get(11)?,
+                        replaced_by: r.get(12)?,
+                        user_removed_at: r.get(13)?,
+                        partner_id: r.get(14)?,
+                        partner_key: r.get(15)?,
                     })
+                })
             });
         }
         on_read!(self, |p| Ok(sqlx::query_as(safe!(
