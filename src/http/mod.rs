@@ -1,6 +1,7 @@
 //! The HTTP server: native API, operational endpoints, and (in later modules) compat adapters,
 //! public pages and the admin UI.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod caller;
@@ -34,6 +35,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(api::router())
         .merge(public::router())
+        .merge(admin::router())
         .merge(compat::spotler::router())
         .route("/api/ticketshop/optin/register", post(compat::stager::register))
         .route(

@@ -224,6 +224,52 @@ pub async fn erase(app: &App, org_id: i64, id: i64) -> ServiceResult<()> {
         .or_not_found("contact")
 }
 
+/// Contacts whose address or name contains `q`, in id order after `after` (keyset paging: the
+/// next page starts after the last id of this one). `limit` is 1 to 500.
+pub async fn search(
+    app: &App,
+    org_id: i64,
+    q: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> ServiceResult<Vec<ContactRow>> {
+    if !(1..=500).contains(&limit) {
+        return Err(crate::domain::ValidationError::single(
+            "limit",
+            "out_of_range",
+            "limit is 1 to 500",
+        )
+        .into());
+    }
+    let q = q.map(str::trim).filter(|s| !s.is_empty());
+    if q.is_some_and(|q| q.chars().count() > 254) {
+        return Err(crate::domain::ValidationError::single(
+            "q",
+            "invalid_length",
+            "a search has at most 254 characters",
+        )
+        .into());
+    }
+    Ok(app.store.search_contacts(org_id, q, after, limit).await?)
+}
+
+/// What happened to one contact: the consent ledger entries about it (oldest first) and its
+/// last deliveries (newest first).
+pub async fn history(
+    app: &App,
+    org_id: i64,
+    id: i64,
+) -> ServiceResult<(Vec<crate::store::LedgerRow>, Vec<crate::store::DeliveryRow>)> {
+    let ledger = app.store.ledger_for_contact(org_id, id).await?;
+    let mut deliveries = app
+        .store
+        .deliveries(org_id, None, Some(id), 0, 10_000)
+        .await?;
+    deliveries.reverse();
+    deliveries.truncate(50);
+    Ok((ledger, deliveries))
+}
+
 /// GDPR access: everything stored about one contact.
 pub async fn export(app: &App, org_id: i64, id: i64) -> ServiceResult<serde_json::Value> {
     let c = get(app, org_id, id).await?;

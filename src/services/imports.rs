@@ -195,9 +195,17 @@ fn open_csv(
     path: &Path,
     mapping: &Mapping,
 ) -> Result<(csv::Reader<BufReader<File>>, Vec<String>), String> {
+    open_csv_as(path, mapping.delimiter, mapping.encoding)
+}
+
+fn open_csv_as(
+    path: &Path,
+    delimiter: Option<u8>,
+    encoding: Encoding,
+) -> Result<(csv::Reader<BufReader<File>>, Vec<String>), String> {
     let file = File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
     let mut reader = BufReader::new(file);
-    let delimiter = match mapping.delimiter {
+    let delimiter = match delimiter {
         Some(d) => d,
         None => {
             let mut first = Vec::new();
@@ -226,13 +234,41 @@ fn open_csv(
             } else {
                 h
             };
-            decode(h, mapping.encoding)
-                .unwrap_or_default()
-                .trim()
-                .to_string()
+            decode(h, encoding).unwrap_or_default().trim().to_string()
         })
         .collect();
     Ok((csv, headers))
+}
+
+/// The header and first rows of a file to import, for a person choosing the mapping.
+pub struct FilePreview {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// Reads the header line and up to `rows` data rows (delimiter detected; cells that are not
+/// valid in `encoding` show empty).
+pub fn preview(path: &Path, windows_1252: bool, rows: usize) -> ServiceResult<FilePreview> {
+    let encoding = if windows_1252 {
+        Encoding::Windows1252
+    } else {
+        Encoding::Utf8
+    };
+    let (mut csv, headers) = open_csv_as(path, None, encoding)
+        .map_err(|e| ValidationError::single("file", "unreadable", e))?;
+    let mut out = Vec::new();
+    for record in csv.byte_records().take(rows) {
+        let record = record.map_err(|e| {
+            ValidationError::single("file", "unreadable", format!("the file is not CSV: {e}"))
+        })?;
+        out.push(
+            record
+                .iter()
+                .map(|c| decode(c, encoding).unwrap_or_default().into_owned())
+                .collect(),
+        );
+    }
+    Ok(FilePreview { headers, rows: out })
 }
 
 /// A cell as text (borrowed when it is UTF-8 already); None when it is not valid UTF-8.
@@ -306,10 +342,11 @@ pub async fn create(
                 file_sha256,
                 mapping: serde_json::to_string(input)
                     .map_err(|e| ServiceError::Internal(e.to_string()))?,
-                created_by: who
-                    .token()
-                    .map(|t| format!("token:{t}"))
-                    .unwrap_or_else(|| "cli".into()),
+                created_by: match (who.token(), who.user_id) {
+                    (Some(t), _) => format!("token:{t}"),
+                    (None, Some(u)) => format!("user:{u}"),
+                    (None, None) => "cli".into(),
+                },
             },
             app.now(),
         )

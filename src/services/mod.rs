@@ -2,6 +2,7 @@
 //! functions, so behaviour is the same whichever way a request arrives.
 
 pub mod activity;
+pub mod admin_sessions;
 pub mod automation_buckets;
 pub mod automation_engine;
 pub mod automation_jobs;
@@ -12,6 +13,7 @@ pub mod checkout;
 pub mod collections;
 pub mod consent;
 pub mod contacts;
+pub mod dashboard;
 pub mod delivery;
 pub mod exports;
 pub mod hooks;

@@ -208,6 +208,15 @@ pub async fn find_token(app: &App, reference: &str) -> ServiceResult<TokenRow> {
     found.or_not_found("token")
 }
 
+/// A token of organisation `org_id` by id; another organisation's token is not found.
+pub async fn org_token(app: &App, org_id: i64, id: i64) -> ServiceResult<TokenRow> {
+    match app.store.token_by_id(id).await {
+        Ok(t) if t.org_id == org_id => Ok(t),
+        Ok(_) | Err(crate::store::StoreError::NotFound) => Err(ServiceError::NotFound("token")),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Issues a new token with the same scopes, allowlist, owner and lifetime, and revokes the old
 /// one in the same transaction: the old secret fails from this moment on.
 pub async fn rotate_token(app: &App, reference: &str) -> ServiceResult<IssuedToken> {

@@ -1,7 +1,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
-use super::{orgs, ServiceError, ServiceResult};
+use super::{orgs, OrNotFound, ServiceError, ServiceResult};
 use crate::app::App;
 use crate::domain::EmailAddress;
 use crate::store::UserRow;
@@ -46,15 +46,7 @@ pub async fn create_user(
 ) -> ServiceResult<UserRow> {
     let org = orgs::org_by_slug(app, org_slug).await?;
     let email = EmailAddress::parse(email)?;
-    let n = password.chars().count();
-    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&n) {
-        return Err(crate::domain::ValidationError::single(
-            "password",
-            "invalid_length",
-            format!("a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
-        )
-        .into());
-    }
+    check_password_length(password)?;
     let hash = hash_password(password)?;
     app.store
         .create_user(org.id, email.as_str(), &hash, role.as_str(), app.now())
@@ -70,6 +62,64 @@ pub async fn create_user(
                 e.into()
             }
         })
+}
+
+/// The users of an organisation (removed ones included), by address.
+pub async fn all(app: &App, org_id: i64) -> ServiceResult<Vec<UserRow>> {
+    Ok(app.store.users(org_id).await?)
+}
+
+/// Changes a user's role; it takes effect at the user's next request. An organisation keeps
+/// at least one admin.
+pub async fn set_role(app: &App, org_id: i64, user_id: i64, role: Role) -> ServiceResult<()> {
+    if role != Role::Admin {
+        keep_an_admin(app, org_id, user_id).await?;
+    }
+    app.store
+        .set_user_role(org_id, user_id, role.as_str())
+        .await
+        .or_not_found("user")
+}
+
+/// Removes a user: the user's sessions end and the user's API tokens stop working at once.
+/// An organisation keeps at least one admin.
+pub async fn remove(app: &App, org_id: i64, user_id: i64) -> ServiceResult<()> {
+    keep_an_admin(app, org_id, user_id).await?;
+    app.store
+        .remove_user(org_id, user_id, app.now())
+        .await
+        .or_not_found("user")?;
+    Ok(app
+        .store
+        .delete_user_sessions(org_id, user_id, None)
+        .await?)
+}
+
+async fn keep_an_admin(app: &App, org_id: i64, user_id: i64) -> ServiceResult<()> {
+    let users = app.store.users(org_id).await?;
+    let other_admins = users
+        .iter()
+        .filter(|u| u.removed_at.is_none() && u.role == "admin" && u.id != user_id)
+        .count();
+    if other_admins == 0 {
+        return Err(ServiceError::Conflict {
+            field: "role",
+            message: "the organisation needs at least one other admin first".into(),
+        });
+    }
+    Ok(())
+}
+
+pub fn check_password_length(password: &str) -> Result<(), crate::domain::ValidationError> {
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&n) {
+        return Err(crate::domain::ValidationError::single(
+            "password",
+            "invalid_length",
+            format!("a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn hash_password(password: &str) -> ServiceResult<String> {

@@ -198,6 +198,27 @@ impl Store {
         .await?))
     }
 
+    /// Subscriptions per list and status: `(list_id, status, count)`.
+    pub async fn audience_counts(&self, org_id: i64) -> StoreResult<Vec<(i64, String, i64)>> {
+        on_read!(self, |p| {
+            Ok(sqlx::query_as(
+            "SELECT list_id, status, COUNT(*) FROM subscriptions WHERE org_id = $1 GROUP BY list_id, status"
+        )
+        .bind(org_id)
+        .fetch_all(p)
+        .await?)
+        })
+    }
+
+    pub async fn count_contacts(&self, org_id: i64) -> StoreResult<i64> {
+        on_read!(self, |p| Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contacts WHERE org_id = $1"
+        )
+        .bind(org_id)
+        .fetch_one(p)
+        .await?))
+    }
+
     pub async fn list_by_key(&self, org_id: i64, key: &str) -> StoreResult<ListRow> {
         on_read!(self, |p| Ok(sqlx::query_as(safe!(
             "SELECT {COLUMNS} FROM lists WHERE org_id = $1 AND key = $2"

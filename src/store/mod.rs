@@ -2,6 +2,7 @@
 //! All SQL of the application lives below this module.
 
 mod activity;
+mod admin_sessions;
 mod automation_triggers;
 mod automations;
 mod buckets;
@@ -42,6 +43,7 @@ use sqlx::sqlite::{
 };
 
 pub use activity::{ActivityCursor, ActivityRow};
+pub use admin_sessions::SessionRow;
 pub use automation_triggers::{AutomationEventRow, DateScan, Entry};
 pub use automations::{
     Advance, AnswerBuilder, AutomationRow, NewAutomation, ParticipationRow, Start, Started,

@@ -288,6 +288,11 @@ async fn housekeeping(app: &App) {
             .purge_idempotency_keys(now - IDEMPOTENCY_DAYS * crate::clock::DAY_MS)
             .await,
     );
+    app.limits.forget_idle();
+    log_cleanup(
+        "purge of expired admin sessions",
+        crate::services::admin_sessions::purge(app).await,
+    );
     log_cleanup(
         "removal of old export downloads",
         exports::expire_downloads(app).await,

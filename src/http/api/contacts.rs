@@ -97,24 +97,8 @@ pub async fn index(
         ));
     }
     let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ServiceError::from(ValidationError::single(
-            "limit",
-            "out_of_range",
-            "limit is 1 to 500",
-        ))
-        .into());
-    }
-    let rows = app
-        .store
-        .search_contacts(
-            p.org_id,
-            q.q.as_deref().filter(|s| !s.is_empty()),
-            q.after.unwrap_or(0),
-            limit,
-        )
-        .await
-        .map_err(ServiceError::from)?;
+    let rows =
+        contacts::search(&app, p.org_id, q.q.as_deref(), q.after.unwrap_or(0), limit).await?;
     let next_after = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|c| c.id))
         .flatten();

@@ -1,0 +1,32 @@
+//! The dashboard: audience, pending confirmations, last mailings, running automations and
+//! what needs attention.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+
+use super::error::AdminResult;
+use super::i18n::Ui;
+use super::session::Admin;
+use super::{render, NoticeQuery};
+use crate::app::App;
+use crate::services::dashboard::{self, Attention, Overview};
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    ui: Ui,
+    o: Overview,
+}
+
+pub async fn show(
+    State(app): State<App>,
+    admin: Admin,
+    Query(q): Query<NoticeQuery>,
+) -> AdminResult<Response> {
+    let o = dashboard::overview(&app, admin.org_id()).await?;
+    Ok(render(DashboardPage {
+        ui: admin.ui("dashboard").with_notice(q.notice.as_deref()),
+        o,
+    }))
+}

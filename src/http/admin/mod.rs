@@ -1,0 +1,145 @@
+//! The admin web UI under `/admin/`: server-rendered pages (askama) for marketers and admins.
+//! Handlers translate forms into service calls and service answers into pages; no business
+//! rule lives here. Every page carries a strict Content-Security-Policy, may not be framed,
+//! and works without JavaScript.
+
+mod assets;
+mod contacts;
+mod dashboard;
+mod error;
+mod form;
+mod i18n;
+mod i18n_nl;
+mod imports;
+mod login;
+mod optins;
+mod session;
+mod tokens;
+mod users;
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+use crate::app::App;
+use crate::services::ServiceError;
+use error::{AdminError, AdminResult};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
+        .route("/admin/", get(dashboard::show))
+        .route("/admin/login", get(login::show).post(login::sign_in))
+        .route("/admin/logout", post(login::sign_out))
+        .route("/admin/account", get(login::account))
+        .route("/admin/account/preferences", post(login::save_preferences))
+        .route("/admin/account/password", post(login::change_password))
+        .route("/admin/contacts", get(contacts::index))
+        .route(
+            "/admin/contacts/{id}",
+            get(contacts::show).post(contacts::update),
+        )
+        .route("/admin/contacts/{id}/export", get(contacts::export))
+        .route(
+            "/admin/contacts/{id}/erase",
+            get(contacts::confirm_erase).post(contacts::erase),
+        )
+        .route("/admin/optins", get(optins::index).post(optins::create))
+        .route("/admin/optins/new", get(optins::new))
+        .route("/admin/optins/{key}", get(optins::show))
+        .route("/admin/optins/{key}/archive", post(optins::archive))
+        .route("/admin/imports", get(imports::index))
+        .route("/admin/imports/upload", post(imports::upload))
+        .route(
+            "/admin/imports/new/{file}",
+            get(imports::map).post(imports::start),
+        )
+        .route("/admin/imports/{id}", get(imports::show))
+        .route("/admin/imports/{id}/errors.csv", get(imports::error_report))
+        .route("/admin/tokens", get(tokens::index).post(tokens::create))
+        .route("/admin/tokens/{id}/rotate", post(tokens::rotate))
+        .route("/admin/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/admin/users", get(users::index).post(users::create))
+        .route("/admin/users/{id}/role", post(users::set_role))
+        .route("/admin/users/{id}/remove", post(users::remove))
+        .route("/admin/assets/{name}", get(assets::serve))
+        .route("/admin/{*rest}", get(not_found).post(not_found))
+        .layer(middleware::from_fn(security_headers))
+}
+
+async fn not_found() -> AdminError {
+    AdminError::NotFound
+}
+
+/// The Content-Security-Policy of every admin page: our own script and stylesheet only, no
+/// inline code, no framing, forms post only to us.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// A page as a 200 response.
+fn render(page: impl Template) -> Response {
+    render_status(StatusCode::OK, page)
+}
+
+fn render_status(status: StatusCode, page: impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "admin page rendering failed");
+            AdminError::Service(ServiceError::Internal(e.to_string())).into_response()
+        }
+    }
+}
+
+/// The messages of a validation error or conflict, to show above a form again; any other
+/// error becomes an error page.
+fn field_errors(e: ServiceError) -> Result<Vec<String>, AdminError> {
+    match e {
+        ServiceError::Validation(v) => Ok(v
+            .0
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect()),
+        ServiceError::Conflict { field, message } => Ok(vec![format!("{field}: {message}")]),
+        e => Err(e.into()),
+    }
+}
+
+/// `?notice=KEY` after a redirect.
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
+/// A redirect to `path` that shows notice `key` there.
+fn done(path: &str, key: &str) -> AdminResult {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Ok(Redirect::to(&format!("{path}{sep}notice={key}")).into_response())
+}

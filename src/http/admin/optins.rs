@@ -1,0 +1,166 @@
+//! Opt-ins (lists): the list with audience figures, create (the key is fixed after), texts per
+//! language, archive.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::error::AdminResult;
+use super::form::Form;
+use super::i18n::Ui;
+use super::session::{Admin, Posted};
+use super::{done, field_errors, render, render_status, NoticeQuery};
+use crate::app::App;
+use crate::services::dashboard::{self, ListAudience};
+use crate::services::lists::{self, CreateList, ListView};
+
+/// The languages an opt-in has texts in, with their names.
+const LANGUAGES: [(&str, &str); 4] = [
+    ("nl", "Nederlands"),
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+];
+
+#[derive(Template)]
+#[template(path = "optins.html")]
+struct OptinsPage {
+    ui: Ui,
+    lists: Vec<ListAudience>,
+}
+
+pub async fn index(
+    State(app): State<App>,
+    admin: Admin,
+    Query(q): Query<NoticeQuery>,
+) -> AdminResult {
+    Ok(render(OptinsPage {
+        ui: admin.ui("optins").with_notice(q.notice.as_deref()),
+        lists: dashboard::audience(&app, admin.org_id()).await?,
+    }))
+}
+
+struct LangTexts {
+    code: &'static str,
+    label: &'static str,
+    name: String,
+    optin_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "optin_new.html")]
+struct NewPage {
+    ui: Ui,
+    errors: Vec<String>,
+    key: String,
+    texts: Vec<LangTexts>,
+    double_opt_in: bool,
+    is_default: bool,
+    send_welcome: bool,
+}
+
+fn texts_from(form: Option<&Form>) -> Vec<LangTexts> {
+    LANGUAGES
+        .iter()
+        .map(|(code, label)| LangTexts {
+            code,
+            label,
+            name: form
+                .map(|f| f.get(&format!("name_{code}")).to_string())
+                .unwrap_or_default(),
+            optin_text: form
+                .map(|f| f.get(&format!("optin_text_{code}")).to_string())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub async fn new(admin: Admin) -> Response {
+    render(NewPage {
+        ui: admin.ui("optins"),
+        errors: Vec::new(),
+        key: String::new(),
+        texts: texts_from(None),
+        double_opt_in: true,
+        is_default: false,
+        send_welcome: true,
+    })
+}
+
+pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
+    let f = &p.form;
+    let per_language = |prefix: &str| -> BTreeMap<String, String> {
+        LANGUAGES
+            .iter()
+            .filter_map(|(code, _)| {
+                f.opt(&format!("{prefix}_{code}"))
+                    .map(|v| (code.to_string(), v.to_string()))
+            })
+            .collect()
+    };
+    let req = CreateList {
+        key: f.get("key").trim().to_string(),
+        name: per_language("name"),
+        description: BTreeMap::new(),
+        optin_text: per_language("optin_text"),
+        double_opt_in: Some(f.checked("double_opt_in")),
+        default: Some(f.checked("default")),
+        send_welcome: Some(f.checked("send_welcome")),
+        partner: None,
+    };
+    match lists::create(&app, p.admin.org_id(), &req).await {
+        Ok(l) => done(&format!("/admin/optins/{}", l.key), "created"),
+        Err(e) => Ok(render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            NewPage {
+                ui: p.admin.ui("optins"),
+                errors: field_errors(e)?,
+                key: req.key.clone(),
+                texts: texts_from(Some(f)),
+                double_opt_in: f.checked("double_opt_in"),
+                is_default: f.checked("default"),
+                send_welcome: f.checked("send_welcome"),
+            },
+        )),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "optin.html")]
+struct OptinPage {
+    ui: Ui,
+    l: ListView,
+    texts: Vec<LangTexts>,
+}
+
+pub async fn show(
+    State(app): State<App>,
+    admin: Admin,
+    Path(key): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> AdminResult {
+    let row = lists::by_key(&app, admin.org_id(), &key).await?;
+    let l = lists::view(&app, &row).await?;
+    let texts = LANGUAGES
+        .iter()
+        .map(|(code, label)| LangTexts {
+            code,
+            label,
+            name: l.name.get(*code).cloned().unwrap_or_default(),
+            optin_text: l.optin_text.get(*code).cloned().unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(OptinPage {
+        ui: admin.ui("optins").with_notice(q.notice.as_deref()),
+        l,
+        texts,
+    }))
+}
+
+pub async fn archive(State(app): State<App>, Path(key): Path<String>, p: Posted) -> AdminResult {
+    let l = lists::archive(&app, p.admin.org_id(), &key).await?;
+    done(&format!("/admin/optins/{}", l.key), "archived")
+}

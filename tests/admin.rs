@@ -1,0 +1,879 @@
+//! The admin UI over HTTP on both backends: sign-in with its CSRF cookie and rate limit,
+//! sessions (expiry, sign-out, password change, removed users, lowered roles), the security
+//! headers, CSRF refusals, roles, and two organisations that never see each other's data.
+//! (The same pages in a real browser: tests/browser/.)
+
+mod support;
+
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::{Client, Response, StatusCode};
+use support::{Backend, TestApp};
+
+use handbill::services::users::{self, Role};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser stand-in: keeps the admin cookies and reads the CSRF token off each page.
+struct Browser<'a> {
+    t: &'a TestApp,
+    client: Client,
+    cookies: Vec<(String, String)>,
+    csrf: String,
+}
+
+fn attr_value(html: &str, marker: &str) -> Option<String> {
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+impl<'a> Browser<'a> {
+    fn new(t: &'a TestApp) -> Self {
+        Browser {
+            t,
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, res: &Response) {
+        for v in res.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap();
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(name, _)| name != k);
+            if !val.is_empty() {
+                self.cookies.push((k.into(), val.into()));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, String) {
+        let res = self
+            .client
+            .get(self.t.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&res);
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        if let Some(c) = attr_value(&body, "name=\"csrf\" value=\"") {
+            self.csrf = c;
+        }
+        (status, body)
+    }
+
+    /// Posts a form with the page's CSRF token; returns the status, the redirect target and the body.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        form.extend_from_slice(fields);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.post_raw(path, body, None).await
+    }
+
+    async fn post_raw(
+        &mut self,
+        path: &str,
+        body: String,
+        origin: Option<&str>,
+    ) -> (StatusCode, String, String) {
+        let mut req = self
+            .client
+            .post(self.t.url(path))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        let res = req.send().await.unwrap();
+        self.keep_cookies(&res);
+        let status = res.status();
+        let location = res
+            .headers()
+            .get(LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = res.text().await.unwrap();
+        if let Some(c) = attr_value(&body, "name=\"csrf\" value=\"") {
+            self.csrf = c;
+        }
+        (status, location, body)
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> (StatusCode, String, String) {
+        self.get("/admin/login").await;
+        self.post("/admin/login", &[("email", email), ("password", password)])
+            .await
+    }
+}
+
+async fn user(t: &TestApp, org: &str, email: &str, role: Role) {
+    users::create_user(&t.app, org, email, role, PASSWORD)
+        .await
+        .unwrap();
+}
+
+both_backends!(
+    sign_in_and_sessions,
+    csrf_and_headers,
+    roles_take_effect_at_once,
+    organisations_are_apart,
+    forms_reject_bad_input,
+    sign_in_is_rate_limited,
+);
+
+async fn sign_in_and_sessions(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Admin).await;
+    let mut b = Browser::new(&t);
+
+    let (status, body) = b.get("/admin/contacts?q=x").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let res = b.client.get(t.url("/admin/contacts")).send().await.unwrap();
+    assert_eq!(
+        res.headers()[LOCATION],
+        "/admin/login?next=%2Fadmin%2Fcontacts"
+    );
+
+    // Wrong password and unknown address: the same answer.
+    let (status, _, wrong) = b.sign_in("anna@paradiso.test", "not the password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, unknown) = b.sign_in("nobody@paradiso.test", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.contains("The e-mail address or password is not right."));
+    assert_eq!(
+        wrong.replace("not the password", ""),
+        unknown
+            .replace("nobody@paradiso.test", "anna@paradiso.test")
+            .replace("not the password", ""),
+        "a wrong password and an unknown address look the same"
+    );
+
+    // Sign in: a Secure, HttpOnly, SameSite=Strict session cookie and back to `next`.
+    b.get("/admin/login?next=/admin/contacts").await;
+    let res = b
+        .client
+        .post(t.url("/admin/login"))
+        .header("cookie", b.cookie_header())
+        .form(&[
+            ("csrf", b.csrf.as_str()),
+            ("next", "/admin/contacts"),
+            ("email", "Anna@Paradiso.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[LOCATION], "/admin/contacts");
+    let cookie = res
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("handbill_admin="))
+        .unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/admin"] {
+        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+    }
+    b.keep_cookies(&res);
+    let (status, body) = b.get("/admin/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Dashboard") && body.contains("anna@paradiso.test"));
+
+    // `next` never leads off the site.
+    let mut elsewhere = Browser::new(&t);
+    elsewhere.get("/admin/login").await;
+    let (_, location, _) = elsewhere
+        .post(
+            "/admin/login",
+            &[
+                ("email", "anna@paradiso.test"),
+                ("password", PASSWORD),
+                ("next", "//evil.test/x"),
+            ],
+        )
+        .await;
+    assert_eq!(location, "/admin/");
+
+    // Dutch for a Dutch user, with dates in the chosen time zone.
+    let (status, _, _) = b
+        .post(
+            "/admin/account/preferences",
+            &[("language", "nl"), ("time_zone", "Mars/Olympus")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, location, _) = b
+        .post(
+            "/admin/account/preferences",
+            &[("language", "nl"), ("time_zone", "America/New_York")],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/account?notice=saved")
+    );
+    let (_, body) = b.get("/admin/users").await;
+    assert!(body.contains("Gebruikers"), "{body}");
+    assert!(
+        body.contains("2025-12-31 19:00"),
+        "created at T0 in New York time: {body}"
+    );
+
+    // A second session; a password change ends it but keeps this one.
+    let mut other = Browser::new(&t);
+    assert_eq!(
+        other.sign_in("anna@paradiso.test", PASSWORD).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let (status, _, _) = b
+        .post(
+            "/admin/account/password",
+            &[
+                ("current_password", "wrong"),
+                ("new_password", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = b
+        .post(
+            "/admin/account/password",
+            &[("current_password", PASSWORD), ("new_password", "short")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = b
+        .post(
+            "/admin/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/admin/").await.0, StatusCode::OK);
+    assert_eq!(other.get("/admin/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        Browser::new(&t)
+            .sign_in("anna@paradiso.test", PASSWORD)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Idle sessions end after 12 hours.
+    t.clock.advance_ms(11 * 3600 * 1000);
+    assert_eq!(b.get("/admin/").await.0, StatusCode::OK);
+    t.clock.advance_ms(13 * 3600 * 1000);
+    assert_eq!(b.get("/admin/").await.0, StatusCode::SEE_OTHER);
+
+    // Sign-out ends the session.
+    let mut c = Browser::new(&t);
+    c.sign_in("anna@paradiso.test", "another long password")
+        .await;
+    c.get("/admin/").await;
+    let saved = c.cookies.clone();
+    let (status, location, _) = c.post("/admin/logout", &[]).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/login")
+    );
+    c.cookies = saved;
+    assert_eq!(c.get("/admin/").await.0, StatusCode::SEE_OTHER);
+}
+
+async fn csrf_and_headers(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Admin).await;
+    let mut b = Browser::new(&t);
+
+    // The sign-in form needs its cookie's token.
+    b.get("/admin/login").await;
+    let (status, _, _) = b
+        .post_raw(
+            "/admin/login",
+            format!(
+                "email=anna%40paradiso.test&password={}",
+                PASSWORD.replace(' ', "+")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    b.sign_in("anna@paradiso.test", PASSWORD).await;
+    let (_, page) = b.get("/admin/optins/new").await;
+    assert!(page.contains("name=\"csrf\""));
+
+    // Without the token, with a wrong one, or from another site: refused, nothing written.
+    for (body, origin) in [
+        ("key=news&name_en=News".to_string(), None),
+        ("csrf=forged&key=news&name_en=News".to_string(), None),
+        (
+            format!("csrf={}&key=news&name_en=News", b.csrf),
+            Some("https://evil.test"),
+        ),
+    ] {
+        let (status, _, page) = b.post_raw("/admin/optins", body, origin).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        assert!(page.contains("Form expired"));
+    }
+    assert!(handbill::services::lists::all(&t.app, 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let (status, location, _) = b
+        .post(
+            "/admin/optins",
+            &[
+                ("key", "news"),
+                ("name_en", "News"),
+                ("double_opt_in", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/optins/news?notice=created")
+    );
+
+    // Security headers on every admin page.
+    let res = t.client.get(t.url("/admin/login")).send().await.unwrap();
+    let h = res.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    // Assets: hashed names, cached for a year; unknown names are 404.
+    let body = res.text().await.unwrap();
+    let css = attr_value(&body, "rel=\"stylesheet\" href=\"").unwrap();
+    assert!(css.starts_with("/admin/assets/admin-") && css.ends_with(".css"));
+    let res = t.client.get(t.url(&css)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let res = t
+        .client
+        .get(t.url("/admin/assets/admin-000.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(b.get("/admin/no-such-page").await.0, StatusCode::NOT_FOUND);
+}
+
+async fn roles_take_effect_at_once(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Admin).await;
+    user(&t, "paradiso", "mark@paradiso.test", Role::Marketer).await;
+    let mut admin = Browser::new(&t);
+    admin.sign_in("anna@paradiso.test", PASSWORD).await;
+    let mut m = Browser::new(&t);
+    m.sign_in("mark@paradiso.test", PASSWORD).await;
+
+    // A marketer may not see or use the tokens and users pages.
+    let (status, body) = m.get("/admin/tokens").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(!body.contains("API tokens</h1>"));
+    m.get("/admin/").await;
+    let (status, _, _) = m.post("/admin/tokens", &[("scopes", "admin")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(m.get("/admin/users").await.0, StatusCode::FORBIDDEN);
+    assert!(
+        !m.get("/admin/").await.1.contains("/admin/tokens"),
+        "no link either"
+    );
+    assert!(handbill::services::tokens::list_tokens(&t.app, "paradiso")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The admin creates a token (secret shown once) and rotates it: the old secret fails at once.
+    admin.get("/admin/tokens").await;
+    let (status, _, page) = admin
+        .post(
+            "/admin/tokens",
+            &[
+                ("name", "website"),
+                ("scopes", "contacts:read"),
+                ("scopes", "lists:read"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    let secret = attr_value(&page, "<p class=\"secret\" id=\"secret\">").unwrap_or_default();
+    let secret = page
+        .split("id=\"secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or(&secret)
+        .to_string();
+    let me = |s: String| {
+        let url = t.url("/api/v1/lists");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(s)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(secret.clone()).await, StatusCode::OK);
+    let id = handbill::services::tokens::list_tokens(&t.app, "paradiso")
+        .await
+        .unwrap()[0]
+        .id;
+    let (status, _, page) = admin.post(&format!("/admin/tokens/{id}/rotate"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated = page
+        .split("id=\"secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_string();
+    assert_eq!(me(secret).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(rotated).await, StatusCode::OK);
+    let (status, _, page) = admin.post("/admin/tokens", &[("scopes", "no:such")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+
+    // Raising and lowering a role, and removing a user, show at the next request.
+    let mark = handbill::store::Store::users(&t.app.store, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.email == "mark@paradiso.test")
+        .unwrap()
+        .id;
+    admin.get("/admin/users").await;
+    admin
+        .post(&format!("/admin/users/{mark}/role"), &[("role", "admin")])
+        .await;
+    assert_eq!(m.get("/admin/tokens").await.0, StatusCode::OK);
+    admin
+        .post(
+            &format!("/admin/users/{mark}/role"),
+            &[("role", "marketer")],
+        )
+        .await;
+    assert_eq!(m.get("/admin/tokens").await.0, StatusCode::FORBIDDEN);
+    // The last admin cannot lower or remove itself.
+    let anna = admin
+        .t
+        .app
+        .store
+        .users(1)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.email == "anna@paradiso.test")
+        .unwrap()
+        .id;
+    let (status, _, _) = admin
+        .post(
+            &format!("/admin/users/{anna}/role"),
+            &[("role", "marketer")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, location, _) = admin
+        .post(&format!("/admin/users/{mark}/remove"), &[])
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/users?notice=removed")
+    );
+    assert_eq!(m.get("/admin/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(
+        Browser::new(&t)
+            .sign_in("mark@paradiso.test", PASSWORD)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn organisations_are_apart(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    t.org("melkweg").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Admin).await;
+    user(&t, "melkweg", "mo@melkweg.test", Role::Admin).await;
+    let write = t.token("paradiso", &["contacts:write"], &[]).await;
+    let res = t
+        .client
+        .post(t.url("/api/v1/contacts"))
+        .bearer_auth(&write)
+        .json(&serde_json::json!({"email": "fan@example.nl", "first_name": "Fan"}))
+        .send()
+        .await
+        .unwrap();
+    let contact: serde_json::Value = res.json().await.unwrap();
+    let cid = contact["id"].as_i64().unwrap();
+    let token_id = handbill::services::tokens::list_tokens(&t.app, "paradiso")
+        .await
+        .unwrap()[0]
+        .id;
+
+    let mut a = Browser::new(&t);
+    a.sign_in("anna@paradiso.test", PASSWORD).await;
+    let (status, body) = a.get("/admin/contacts?q=fan").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("fan@example.nl"));
+    let (status, body) = a.get(&format!("/admin/contacts/{cid}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Fan"));
+
+    let mut m = Browser::new(&t);
+    m.sign_in("mo@melkweg.test", PASSWORD).await;
+    let (_, body) = m.get("/admin/contacts?q=fan").await;
+    assert!(!body.contains("fan@example.nl"));
+    assert_eq!(
+        m.get(&format!("/admin/contacts/{cid}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        m.get(&format!("/admin/contacts/{cid}/export")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    m.get("/admin/tokens").await;
+    for path in [
+        format!("/admin/tokens/{token_id}/rotate"),
+        format!("/admin/tokens/{token_id}/revoke"),
+        format!("/admin/contacts/{cid}/erase"),
+    ] {
+        assert_eq!(m.post(&path, &[]).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, _) = (a.get(&format!("/admin/contacts/{cid}")).await.0, ());
+    assert_eq!(status, StatusCode::OK, "still there");
+
+    // The owner exports and erases it (with a confirmation step).
+    let (status, body) = a.get(&format!("/admin/contacts/{cid}/export")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"consent_ledger\""));
+    let (status, body) = a.get(&format!("/admin/contacts/{cid}/erase")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Erase for good"));
+    let (status, location, _) = a.post(&format!("/admin/contacts/{cid}/erase"), &[]).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/contacts?notice=erased")
+    );
+}
+
+async fn forms_reject_bad_input(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Admin).await;
+    let mut b = Browser::new(&t);
+    b.sign_in("anna@paradiso.test", PASSWORD).await;
+    b.get("/admin/").await;
+
+    // Opt-ins: a bad key, no name, a name too long: the form again with the reason; nothing saved.
+    let long = "x".repeat(201);
+    for (fields, what) in [
+        (vec![("key", "Not A Key"), ("name_en", "News")], "key"),
+        (vec![("key", "news")], "name"),
+        (vec![("key", "news"), ("name_en", long.as_str())], "name"),
+    ] {
+        let (status, _, page) = b.post("/admin/optins", &fields).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {page}");
+        assert!(page.contains("class=\"errors\""), "{page}");
+    }
+    assert!(handbill::services::lists::all(&t.app, 1)
+        .await
+        .unwrap()
+        .is_empty());
+    b.post("/admin/optins", &[("key", "news"), ("name_en", "News")])
+        .await;
+    let (status, _, _) = b
+        .post("/admin/optins", &[("key", "news"), ("name_en", "News")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the key exists");
+
+    // Contacts: a bad address or language is refused and changes nothing.
+    let write = t.token("paradiso", &["contacts:write"], &[]).await;
+    let c: serde_json::Value = t
+        .client
+        .post(t.url("/api/v1/contacts"))
+        .bearer_auth(&write)
+        .json(&serde_json::json!({"email": "fan@example.nl", "city": "Utrecht"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_i64().unwrap();
+    for fields in [
+        vec![("email", "not an address"), ("city", "Delft")],
+        vec![
+            ("email", "fan@example.nl"),
+            ("city", "Delft"),
+            ("language", "xx"),
+        ],
+    ] {
+        let (status, _, page) = b.post(&format!("/admin/contacts/{id}"), &fields).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    }
+    let (_, page) = b.get(&format!("/admin/contacts/{id}")).await;
+    assert!(page.contains("value=\"Utrecht\""));
+    let (status, _, _) = b
+        .post(
+            &format!("/admin/contacts/{id}"),
+            &[("email", "fan@example.nl"), ("city", "Delft")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(b
+        .get(&format!("/admin/contacts/{id}"))
+        .await
+        .1
+        .contains("value=\"Delft\""));
+    assert_eq!(
+        b.get("/admin/contacts?after=x").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, _) = b
+        .get(&format!("/admin/contacts?q={}", "a".repeat(300)))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an over-long search shows an error, not a crash"
+    );
+
+    // Users: a short password or a bad role.
+    for fields in [
+        vec![
+            ("email", "x@paradiso.test"),
+            ("role", "marketer"),
+            ("password", "short"),
+        ],
+        vec![
+            ("email", "x@paradiso.test"),
+            ("role", "owner"),
+            ("password", PASSWORD),
+        ],
+        vec![
+            ("email", "nope"),
+            ("role", "marketer"),
+            ("password", PASSWORD),
+        ],
+    ] {
+        let (status, _, page) = b.post("/admin/users", &fields).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    }
+    assert_eq!(t.app.store.users(1).await.unwrap().len(), 1);
+}
+
+async fn sign_in_is_rate_limited(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Admin).await;
+    let mut b = Browser::new(&t);
+    for _ in 0..10 {
+        assert_eq!(
+            b.sign_in("anna@paradiso.test", "guess").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, _, page) = b.sign_in("anna@paradiso.test", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(page.contains("Too many attempts"));
+    // Another address from the same client is not held up by it.
+    user(&t, "paradiso", "bo@paradiso.test", Role::Marketer).await;
+    assert_eq!(
+        b.sign_in("bo@paradiso.test", PASSWORD).await.0,
+        StatusCode::SEE_OTHER
+    );
+}
+
+both_backends!(import_with_column_mapping);
+
+async fn import_with_column_mapping(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    t.org("melkweg").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Marketer).await;
+    user(&t, "melkweg", "mo@melkweg.test", Role::Admin).await;
+    let mut b = Browser::new(&t);
+    b.sign_in("anna@paradiso.test", PASSWORD).await;
+    b.get("/admin/optins/new").await;
+    // A single opt-in: an asserted consent may subscribe to it.
+    b.post("/admin/optins", &[("key", "news"), ("name_en", "News")])
+        .await;
+    b.get("/admin/imports").await;
+
+    let csv = "E-mail;Voornaam;Stad;Nieuwsbrief;Genre\nzoe@example.nl;Zoë;Utrecht;ja;jazz\nbad-address;Bram;Delft;ja;rock\n";
+    let upload = |csrf: String| {
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("fans.csv"),
+        );
+        b.client
+            .post(t.url(&format!("/admin/imports/upload?csrf={csrf}")))
+            .header("cookie", b.cookie_header())
+            .multipart(form)
+            .send()
+    };
+    let res = upload("forged".into()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = upload(b.csrf.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let map_url = res.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(map_url.starts_with("/admin/imports/new/") && map_url.ends_with("?name=fans.csv"));
+    let (status, page) = b.get(&map_url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<td>Zoë</td>"), "the first rows are shown");
+    assert!(
+        page.contains("<option value=\"email\" selected>"),
+        "E-mail guessed"
+    );
+    assert!(
+        page.contains("<option value=\"first_name\" selected>"),
+        "Voornaam guessed"
+    );
+    let action = map_url.split('?').next().unwrap().to_string();
+
+    // The other organisation cannot see or use the file.
+    let mut m = Browser::new(&t);
+    m.sign_in("mo@melkweg.test", PASSWORD).await;
+    assert_eq!(m.get(&map_url).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        m.get("/admin/imports/new/zz").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // A subscription column without a consent basis: refused, the file stays for a second try.
+    let columns = [
+        ("col_0", "email"),
+        ("col_1", "first_name"),
+        ("col_2", "city"),
+        ("col_3", "optin:news"),
+        ("col_4", "attribute"),
+        ("name", "fans.csv"),
+        ("submitted", "1"),
+    ];
+    let (status, _, page) = b.post(&action, &columns).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("consent"), "{page}");
+    assert!(
+        page.contains("<option value=\"optin:news\" selected>"),
+        "choices kept"
+    );
+    let mut with_consent = columns.to_vec();
+    with_consent.extend([
+        ("consent", "asserted"),
+        ("note", "ticket shop checkbox, 2025"),
+    ]);
+    let (status, location, page) = b.post(&action, &with_consent).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let id: i64 = location
+        .trim_start_matches("/admin/imports/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (_, page) = b.get(&location).await;
+    assert!(
+        page.contains("http-equiv=\"refresh\""),
+        "a queued import refreshes itself"
+    );
+    while handbill::services::imports::run_next(&t.app).await.unwrap() {}
+    let (_, page) = b.get(&format!("/admin/imports/{id}")).await;
+    assert!(!page.contains("http-equiv=\"refresh\""));
+    assert!(page.contains("badge done"), "{page}");
+    assert!(
+        page.contains("bad-address") || page.contains("Line"),
+        "{page}"
+    );
+    let (status, report) = b.get(&format!("/admin/imports/{id}/errors.csv")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        report.starts_with("line,column,code,message\n3,"),
+        "{report}"
+    );
+    assert_eq!(
+        m.get(&format!("/admin/imports/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let org = t.app.store.org_by_slug("paradiso").await.unwrap();
+    let zoe = t
+        .app
+        .store
+        .contact_by_email(
+            org.id,
+            &handbill::domain::EmailAddress::parse("zoe@example.nl").unwrap(),
+        )
+        .await
+        .unwrap();
+    let view = handbill::services::contacts::view(&t.app, &zoe)
+        .await
+        .unwrap();
+    assert_eq!(view.fields.city.as_deref(), Some("Utrecht"));
+    assert_eq!(view.fields.attributes["genre"], "jazz");
+    assert_eq!(view.subscriptions[0].status, "subscribed");
+    let ledger = t
+        .app
+        .store
+        .ledger_for_contact(org.id, zoe.id)
+        .await
+        .unwrap();
+    assert!(
+        ledger.iter().any(
+            |e| e.context.as_deref().unwrap_or("").contains("ticket shop")
+                || e.text_shown
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("ticket shop")
+        ),
+        "{ledger:?}"
+    );
+}
