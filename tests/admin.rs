@@ -877,3 +877,166 @@ async fn import_with_column_mapping(backend: Backend) {
         "{ledger:?}"
     );
 }
+
+both_backends!(mailing_pages);
+
+async fn mailing_pages(backend: Backend) {
+    let sink = support::smtp_sink::SmtpSink::start().await;
+    let url = sink.url();
+    let Some(t) = TestApp::start_with(backend, |c| c.smtp_url = Some(url)).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    handbill::services::orgs::set_sender(&t.app, "paradiso", "news@paradiso.test", None)
+        .await
+        .unwrap();
+    user(&t, "paradiso", "anna@paradiso.test", Role::Marketer).await;
+    let mut b = Browser::new(&t);
+    b.sign_in("anna@paradiso.test", PASSWORD).await;
+    b.get("/admin/optins/new").await;
+    b.post("/admin/optins", &[("key", "news"), ("name_en", "News")])
+        .await;
+
+    // Bad input: the form again with the reasons and what was typed; nothing saved.
+    b.get("/admin/mailings/new").await;
+    let (status, _, page) = b
+        .post(
+            "/admin/mailings",
+            &[
+                ("name", "Dec"),
+                ("subject", "Hi"),
+                ("html", "<p>{{ oops </p>"),
+                ("lists", "news"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("line 1"),
+        "a template error names its place: {page}"
+    );
+    assert!(page.contains("value=\"Dec\""));
+    let (status, _, page) = b
+        .post(
+            "/admin/mailings",
+            &[
+                ("name", "Dec"),
+                ("subject", "Hi"),
+                ("html", "<p>x</p>"),
+                ("lists", "nope"),
+                ("field_0", "bogus"),
+                ("op_0", "eq"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("lists") && page.contains("segment"), "{page}");
+    assert!(handbill::services::mailings::list(&t.app, 1, None, 10, 0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let (status, location, page) = b
+        .post(
+            "/admin/mailings",
+            &[
+                ("name", "December"),
+                ("subject", "Hello {{ contact.first_name }}"),
+                ("html", "<p>Hello {{ contact.first_name }}</p><p><a href=\"{{ links.unsubscribe }}\">Unsubscribe</a></p>"),
+                ("lists", "news"),
+                ("track_opens", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let id: i64 = location
+        .trim_start_matches("/admin/mailings/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, page) = b.get(&location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("badge draft"));
+
+    // The preview: the mail's own HTML in a sandbox that may be framed by our pages only.
+    let res = b
+        .client
+        .get(t.url(&format!("/admin/mailings/{id}/preview")))
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("sandbox") && csp.contains("frame-ancestors 'self'"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()["x-frame-options"], "SAMEORIGIN");
+    assert!(res.text().await.unwrap().contains("Hello Alex"));
+
+    // Test send: bad addresses refused; good ones reach the SMTP server.
+    let (status, _, _) = b
+        .post(
+            &format!("/admin/mailings/{id}/test"),
+            &[("to", "not-an-address")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, location, _) = b
+        .post(
+            &format!("/admin/mailings/{id}/test"),
+            &[("to", "qa@paradiso.test")],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            format!("/admin/mailings/{id}?notice=test_sent").as_str()
+        )
+    );
+    handbill::workers::run_until_idle(&t.app).await.unwrap();
+    assert_eq!(sink.received().len(), 1, "the test mail arrived");
+
+    // Scheduling in the past is refused; the confirmation states the audience; unknown actions 404.
+    let (status, _, _) = b
+        .post(
+            &format!("/admin/mailings/{id}/schedule"),
+            &[("at", "2020-01-01T10:00")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _, _) = b.post(&format!("/admin/mailings/{id}/explode"), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, page) = b.get(&format!("/admin/mailings/{id}/send")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<strong>0</strong>"),
+        "nobody subscribed yet: {page}"
+    );
+    let (status, _, _) = b.post(&format!("/admin/mailings/{id}/pause"), &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a draft cannot pause"
+    );
+    let (status, location, _) = b.post(&format!("/admin/mailings/{id}/send"), &[]).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            format!("/admin/mailings/{id}?notice=sent").as_str()
+        )
+    );
+    let (status, page) = b.get(&format!("/admin/mailings/{id}/stats")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<svg role=\"img\""), "the chart: {page}");
+    let (_, page) = b.get("/admin/mailings?status=bogus").await;
+    assert!(page.contains("class=\"errors\""));
+}

@@ -104,6 +104,13 @@ impl Ui {
             .unwrap_or_else(|| "–".into())
     }
 
+    /// A `datetime-local` value (`2026-12-01T19:00`) in the user's time zone as RFC 3339 (UTC).
+    pub fn local_to_rfc3339(&self, local: &str) -> Option<String> {
+        let naive = chrono::NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%dT%H:%M").ok()?;
+        let t = self.tz.from_local_datetime(&naive).earliest()?;
+        Some(t.with_timezone(&chrono::Utc).to_rfc3339())
+    }
+
     /// `aria-current` for the navigation link of `section`.
     pub fn current(&self, section: &str) -> &'static str {
         if self.nav == section {
@@ -187,7 +194,12 @@ mod tests {
                 }
             }
         }
-        for (_, en) in NOTICES.iter().chain(super::super::contacts::EDITABLE) {
+        let labels = NOTICES
+            .iter()
+            .chain(super::super::contacts::EDITABLE)
+            .chain(super::super::imports::FIELDS)
+            .chain(super::super::segment_form::OPS);
+        for (_, en) in labels {
             if !DUTCH.contains_key(en) {
                 missing.push(en.to_string());
             }

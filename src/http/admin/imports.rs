@@ -27,7 +27,7 @@ use crate::services::{lists, ServiceError};
 const PREVIEW_ROWS: usize = 5;
 
 /// The contact fields a column can fill: (target, label).
-const FIELDS: &[(&str, &str)] = &[
+pub(super) const FIELDS: &[(&str, &str)] = &[
     ("email", "E-mail address"),
     ("external_id", "External id"),
     ("first_name", "First name"),

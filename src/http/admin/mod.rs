@@ -4,6 +4,7 @@
 //! and works without JavaScript.
 
 mod assets;
+mod charts;
 mod contacts;
 mod dashboard;
 mod error;
@@ -12,7 +13,10 @@ mod i18n;
 mod i18n_nl;
 mod imports;
 mod login;
+mod mailings;
 mod optins;
+mod segment_form;
+mod segments;
 mod session;
 mod tokens;
 mod users;
@@ -53,6 +57,26 @@ pub fn router() -> Router<App> {
         .route("/admin/optins/new", get(optins::new))
         .route("/admin/optins/{key}", get(optins::show))
         .route("/admin/optins/{key}/archive", post(optins::archive))
+        .route(
+            "/admin/segments",
+            get(segments::show).post(segments::preview),
+        )
+        .route("/admin/segments/count", post(segments::live_count))
+        .route(
+            "/admin/mailings",
+            get(mailings::index).post(mailings::create),
+        )
+        .route("/admin/mailings/new", get(mailings::new))
+        .route("/admin/mailings/{id}", get(mailings::show))
+        .route("/admin/mailings/{id}/preview", get(mailings::preview))
+        .route("/admin/mailings/{id}/test", post(mailings::test_send))
+        .route("/admin/mailings/{id}/schedule", post(mailings::schedule))
+        .route("/admin/mailings/{id}/stats", get(mailings::stats))
+        .route(
+            "/admin/mailings/{id}/send",
+            get(mailings::confirm_send).post(mailings::send),
+        )
+        .route("/admin/mailings/{id}/{action}", post(mailings::act))
         .route("/admin/imports", get(imports::index))
         .route("/admin/imports/upload", post(imports::upload))
         .route(
@@ -84,11 +108,16 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page may set its own (the sandboxed mail preview); every other gets ours.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if !h.contains_key(header::X_FRAME_OPTIONS) {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
