@@ -1040,3 +1040,194 @@ async fn mailing_pages(backend: Backend) {
     let (_, page) = b.get("/admin/mailings?status=bogus").await;
     assert!(page.contains("class=\"errors\""));
 }
+
+both_backends!(automation_pages);
+
+async fn automation_pages(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    t.org("melkweg").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Marketer).await;
+    user(&t, "melkweg", "mo@melkweg.test", Role::Admin).await;
+    let mut b = Browser::new(&t);
+    b.sign_in("anna@paradiso.test", PASSWORD).await;
+    b.get("/admin/automations").await;
+
+    let (status, _, page) = b
+        .post(
+            "/admin/automations",
+            &[("name", ""), ("trigger", "external")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let (status, _, page) = b
+        .post(
+            "/admin/automations",
+            &[
+                ("name", "Welcome"),
+                ("trigger", "tag_added"),
+                ("trigger_tag", ""),
+            ],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a tag trigger needs its tag: {page}"
+    );
+    let (status, location, page) = b
+        .post(
+            "/admin/automations",
+            &[
+                ("name", "Welcome"),
+                ("trigger", "external"),
+                ("reentry", "single"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let path = location.split('?').next().unwrap().to_string();
+    let id: i64 = path
+        .trim_start_matches("/admin/automations/")
+        .parse()
+        .unwrap();
+    let (_, page) = b.get("/admin/automations").await;
+    let code = page
+        .split("<code id=\"code-")
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(code.len(), 24, "{code}");
+
+    // The step editor: add, move, remove; a bad step or bad JSON is refused with the reason.
+    let steps = format!("{path}/steps");
+    b.post(&steps, &[("op", "add"), ("type", "wait"), ("days", "2")])
+        .await;
+    b.post(
+        &steps,
+        &[("op", "add"), ("type", "tag"), ("add", "welcomed")],
+    )
+    .await;
+    b.post(&steps, &[("op", "add"), ("type", "score"), ("change", "5")])
+        .await;
+    let (status, _, _) = b.post(&steps, &[("op", "up"), ("index", "2")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    b.post(&steps, &[("op", "remove"), ("index", "0")]).await;
+    let a = handbill::services::automations::get(
+        &t.app,
+        &handbill::services::tokens::Principal::internal(
+            1,
+            handbill::domain::Scope::AutomationsRead,
+        ),
+        id,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        a.steps,
+        serde_json::json!([{"type": "score", "change": 5}, {"type": "tag", "add": ["welcomed"], "remove": []}, {"type": "end"}]),
+        "added steps go before the end"
+    );
+    let (status, _, page) = b
+        .post(&steps, &[("op", "add"), ("type", "wait"), ("at", "25:99")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let (status, _, page) = b
+        .post(&format!("{path}/json"), &[("steps", "[{\"type\": ")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("not JSON") && page.contains("[{&#34;type&#34;: "),
+        "the text is kept: {page}"
+    );
+    let (status, _, _) = b
+        .post(
+            &format!("{path}/json"),
+            &[("steps", "[{\"type\": \"teleport\"}]")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Publish; a participation shows up and can be stopped.
+    let (status, location, _) = b.post(&format!("{path}/publish"), &[]).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            format!("{path}?notice=published").as_str()
+        )
+    );
+    let write = t
+        .token("paradiso", &["contacts:write", "automations:trigger"], &[])
+        .await;
+    t.client
+        .post(t.url("/api/v1/contacts"))
+        .bearer_auth(&write)
+        .json(&serde_json::json!({"email": "fan@example.nl", "external_id": "F1"}))
+        .send()
+        .await
+        .unwrap();
+    let started: serde_json::Value = handbill::services::automations::trigger(
+        &t.app,
+        &handbill::services::tokens::Principal::internal(
+            1,
+            handbill::domain::Scope::AutomationsTrigger,
+        ),
+        &code,
+        &serde_json::from_value(serde_json::json!({"externalContactId": "F1"})).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let pid = started["publishedAutomationResults"][0]["automationContactId"]
+        .as_i64()
+        .unwrap();
+    let (_, page) = b.get(&path).await;
+    assert!(
+        page.contains(&format!("/participations/{pid}/stop")),
+        "{page}"
+    );
+
+    // The other organisation sees none of it.
+    let mut m = Browser::new(&t);
+    m.sign_in("mo@melkweg.test", PASSWORD).await;
+    assert_eq!(m.get(&path).await.0, StatusCode::NOT_FOUND);
+    m.get("/admin/").await;
+    assert_eq!(
+        m.post(&format!("{path}/publish"), &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        m.post(&format!("{path}/participations/{pid}/stop"), &[])
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    let (status, location, _) = b
+        .post(&format!("{path}/participations/{pid}/stop"), &[])
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            format!("{path}?notice=stopped").as_str()
+        )
+    );
+    let (status, _, _) = b
+        .post(&format!("{path}/participations/{pid}/stop"), &[])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no running participation any more"
+    );
+}

@@ -178,6 +178,27 @@ test("opens the statistics page and finds the chart", async () => {
   await shot(admin, "statistics");
 });
 
+test("creates and publishes an automation", async () => {
+  await admin.goto(`${BASE}/admin/automations`);
+  await admin.getByLabel("Name").fill("Welcome series");
+  await admin.getByLabel(/^Opt-in \(/).selectOption("news");
+  await admin.getByLabel("when someone confirms the opt-in below").check();
+  await admin.getByLabel("Opt-in that starts it").selectOption("news");
+  await admin.getByRole("button", { name: "Create automation" }).click();
+  await admin.waitForURL(/\/admin\/automations\/\d+\?notice=created/);
+  await admin.getByLabel("Days").fill("2");
+  await admin.locator("form:has(input[name=type][value=wait]) button").click();
+  await admin.locator("form:has(input[name=type][value=tag])").getByLabel("Add tags").fill("welcomed");
+  await admin.locator("form:has(input[name=type][value=tag]) button").click();
+  await admin.getByText("Saved.").waitFor();
+  assert.equal(await admin.locator("ol.timeline > li").count(), 3, "wait, tag, end");
+  await admin.getByRole("button", { name: "Publish the steps" }).click();
+  await admin.getByText("Published.").waitFor();
+  assert.equal(await admin.locator("h1 .badge").textContent(), "published");
+  assert.match(await admin.locator("#code").textContent(), /^[A-Za-z0-9_-]{24}$/);
+  await shot(admin, "automation");
+});
+
 test("creates and rotates a token", async () => {
   await admin.goto(`${BASE}/admin/tokens`);
   await admin.getByLabel(/^Name/).fill("website sign-up form");

@@ -45,15 +45,9 @@ pub(super) const FIELDS: &[(&str, &str)] = &[
     ("tags", "Tags"),
 ];
 
-/// The import acts for the signed-in user, with the scopes an import needs.
+/// The import acts for the signed-in user, with the scope an import needs.
 fn principal(admin: &Admin) -> Principal {
-    Principal {
-        org_id: admin.org_id(),
-        token_id: 0,
-        user_id: Some(admin.session.user_id),
-        scopes: vec![Scope::ImportsWrite],
-        partner_id: None,
-    }
+    admin.principal(&[Scope::ImportsWrite])
 }
 
 #[derive(Template)]

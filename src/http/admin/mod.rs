@@ -4,6 +4,7 @@
 //! and works without JavaScript.
 
 mod assets;
+mod automations;
 mod charts;
 mod contacts;
 mod dashboard;
@@ -77,6 +78,24 @@ pub fn router() -> Router<App> {
             get(mailings::confirm_send).post(mailings::send),
         )
         .route("/admin/mailings/{id}/{action}", post(mailings::act))
+        .route(
+            "/admin/automations",
+            get(automations::index).post(automations::create),
+        )
+        .route("/admin/automations/{id}", get(automations::show))
+        .route(
+            "/admin/automations/{id}/steps",
+            post(automations::edit_steps),
+        )
+        .route("/admin/automations/{id}/json", post(automations::edit_json))
+        .route(
+            "/admin/automations/{id}/publish",
+            post(automations::publish),
+        )
+        .route(
+            "/admin/automations/{id}/participations/{participation}/stop",
+            post(automations::stop),
+        )
         .route("/admin/imports", get(imports::index))
         .route("/admin/imports/upload", post(imports::upload))
         .route(

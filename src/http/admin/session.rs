@@ -13,7 +13,9 @@ use super::error::AdminError;
 use super::form::Form;
 use super::i18n::Ui;
 use crate::app::App;
+use crate::domain::Scope;
 use crate::services::admin_sessions;
+use crate::services::tokens::Principal;
 use crate::store::SessionRow;
 
 pub const SESSION_COOKIE: &str = "handbill_admin";
@@ -43,6 +45,18 @@ impl Admin {
             Ok(())
         } else {
             Err(AdminError::Forbidden)
+        }
+    }
+
+    /// The user acting through the services, with the scopes a page needs (the UI's own rules
+    /// are the roles; the services check scopes).
+    pub fn principal(&self, scopes: &[Scope]) -> Principal {
+        Principal {
+            org_id: self.org_id(),
+            token_id: 0,
+            user_id: Some(self.session.user_id),
+            scopes: scopes.to_vec(),
+            partner_id: None,
         }
     }
 
