@@ -20,6 +20,8 @@ pub struct App {
     pub secrets: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     pub limits: Arc<RateLimits>,
     pub list_cache: Arc<ListCache>,
+    /// The dashboard's audience counts of large organisations.
+    pub audience_cache: Arc<crate::services::dashboard::AudienceCache>,
     /// The pace of outgoing mailings on this node.
     pub throttle: Arc<Throttle>,
 }
@@ -60,6 +62,7 @@ impl App {
             config: Arc::new(config),
             secrets: Arc::default(),
             list_cache: Arc::default(),
+            audience_cache: Arc::default(),
         })
     }
 

@@ -124,6 +124,17 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// The id in a redirect such as `/admin/imports/7?notice=imported`.
+fn id_in(location: &str, prefix: &str) -> i64 {
+    location
+        .trim_start_matches(prefix)
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 async fn user(t: &TestApp, org: &str, email: &str, role: Role) {
     users::create_user(&t.app, org, email, role, PASSWORD)
         .await
@@ -557,6 +568,14 @@ async fn organisations_are_apart(backend: Backend) {
     let (status, body) = a.get(&format!("/admin/contacts/{cid}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Fan"));
+    for q in ["FAN@EXAMPLE", "fan@example.nl", "an@"] {
+        let (_, body) = a.get(&format!("/admin/contacts?q={q}")).await;
+        assert_eq!(
+            body.contains("fan@example.nl"),
+            q != "an@",
+            "an address search matches from the start: {q}"
+        );
+    }
 
     let mut m = Browser::new(&t);
     m.sign_in("mo@melkweg.test", PASSWORD).await;
@@ -813,13 +832,7 @@ async fn import_with_column_mapping(backend: Backend) {
     ]);
     let (status, location, page) = b.post(&action, &with_consent).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let id: i64 = location
-        .trim_start_matches("/admin/imports/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id: i64 = id_in(&location, "/admin/imports/");
     let (_, page) = b.get(&location).await;
     assert!(
         page.contains("http-equiv=\"refresh\""),
@@ -949,13 +962,7 @@ async fn mailing_pages(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    let id: i64 = location
-        .trim_start_matches("/admin/mailings/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id: i64 = id_in(&location, "/admin/mailings/");
     let (status, page) = b.get(&location).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("badge draft"));

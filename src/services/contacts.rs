@@ -253,21 +253,26 @@ pub async fn search(
     Ok(app.store.search_contacts(org_id, q, after, limit).await?)
 }
 
-/// What happened to one contact: the consent ledger entries about it (oldest first) and its
-/// last deliveries (newest first).
-pub async fn history(
-    app: &App,
-    org_id: i64,
-    id: i64,
-) -> ServiceResult<(Vec<crate::store::LedgerRow>, Vec<crate::store::DeliveryRow>)> {
-    let ledger = app.store.ledger_for_contact(org_id, id).await?;
-    let mut deliveries = app
-        .store
-        .deliveries(org_id, None, Some(id), 0, 10_000)
-        .await?;
-    deliveries.reverse();
-    deliveries.truncate(50);
-    Ok((ledger, deliveries))
+/// What happened to one contact: the consent ledger entries about it (oldest first), its last
+/// deliveries and its last mail events (newest first).
+pub struct History {
+    pub ledger: Vec<crate::store::LedgerRow>,
+    pub deliveries: Vec<crate::store::DeliveryRow>,
+    pub events: Vec<crate::store::EventRow>,
+}
+
+/// How many deliveries and events a contact's history shows.
+const HISTORY_LIMIT: i64 = 50;
+
+pub async fn history(app: &App, org_id: i64, id: i64) -> ServiceResult<History> {
+    Ok(History {
+        ledger: app.store.ledger_for_contact(org_id, id).await?,
+        deliveries: app
+            .store
+            .contact_deliveries(org_id, id, HISTORY_LIMIT)
+            .await?,
+        events: app.store.contact_events(org_id, id, HISTORY_LIMIT).await?,
+    })
 }
 
 /// GDPR access: everything stored about one contact.

@@ -1,11 +1,25 @@
 //! The figures of the admin dashboard: audience per opt-in, the last mailings, running
 //! automations, and what needs a person's attention.
+//!
+//! Counting a million subscriptions takes SQLite a few hundred milliseconds, so an
+//! organisation whose audience takes more than [`SLOW_MS`] to count gets its figures from a
+//! cache: they are served at once, and when older than [`FRESH_MS`] counted again in the
+//! background. Small organisations always see fresh counts.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::lists::{self, ListView};
 use super::mailings::{self, MailingView};
 use super::ServiceResult;
 use crate::app::App;
 
+/// Counting that takes longer than this is cached.
+pub const SLOW_MS: u128 = 50;
+/// Cached counts older than this are counted again (in the background).
+pub const FRESH_MS: i64 = 60_000;
+
+#[derive(Clone)]
 pub struct ListAudience {
     pub list: ListView,
     pub subscribed: i64,
@@ -20,8 +34,28 @@ pub enum Attention {
     FailingSource { key: String, error: String },
 }
 
+/// The audience of an organisation, counted at `as_of` (unix ms).
+pub struct Audience {
+    pub lists: Vec<ListAudience>,
+    pub contacts: i64,
+    pub as_of: i64,
+}
+
+struct Cached {
+    audience: Arc<Audience>,
+    refreshing: bool,
+}
+
+/// The audiences of large organisations, per organisation.
+#[derive(Default)]
+pub struct AudienceCache {
+    entries: Mutex<HashMap<i64, Cached>>,
+}
+
 pub struct Overview {
     pub contacts: i64,
+    /// When the audience figures were counted.
+    pub as_of: i64,
     pub subscribed: i64,
     pub pending: i64,
     pub lists: Vec<ListAudience>,
@@ -30,10 +64,59 @@ pub struct Overview {
     pub attention: Vec<Attention>,
 }
 
-/// Each opt-in that is not archived, with its subscriptions by status.
-pub async fn audience(app: &App, org_id: i64) -> ServiceResult<Vec<ListAudience>> {
+/// Each opt-in that is not archived with its subscriptions by status, and the number of
+/// contacts: from the cache for a large organisation (see the module comment).
+pub async fn audience(app: &App, org_id: i64) -> ServiceResult<Arc<Audience>> {
+    let now = app.now();
+    if let Ok(mut entries) = app.audience_cache.entries.lock() {
+        if let Some(c) = entries.get_mut(&org_id) {
+            if now - c.audience.as_of > FRESH_MS && !c.refreshing {
+                c.refreshing = true;
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let counted = count(&app, org_id).await;
+                    if let Ok(mut entries) = app.audience_cache.entries.lock() {
+                        match counted {
+                            Ok(a) => {
+                                entries.insert(
+                                    org_id,
+                                    Cached {
+                                        audience: Arc::new(a),
+                                        refreshing: false,
+                                    },
+                                );
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, org = org_id, "counting the audience failed");
+                                entries.remove(&org_id);
+                            }
+                        }
+                    }
+                });
+            }
+            return Ok(c.audience.clone());
+        }
+    }
+    let started = std::time::Instant::now();
+    let audience = Arc::new(count(app, org_id).await?);
+    if started.elapsed().as_millis() > SLOW_MS {
+        if let Ok(mut entries) = app.audience_cache.entries.lock() {
+            entries.insert(
+                org_id,
+                Cached {
+                    audience: audience.clone(),
+                    refreshing: false,
+                },
+            );
+        }
+    }
+    Ok(audience)
+}
+
+async fn count(app: &App, org_id: i64) -> ServiceResult<Audience> {
+    let as_of = app.now();
     let counts = app.store.audience_counts(org_id).await?;
-    let mut out = Vec::new();
+    let mut lists_out = Vec::new();
     for l in app.store.lists(org_id).await? {
         if l.archived_at.is_some() {
             continue;
@@ -45,18 +128,23 @@ pub async fn audience(app: &App, org_id: i64) -> ServiceResult<Vec<ListAudience>
                 .map(|(_, _, n)| *n)
                 .sum::<i64>()
         };
-        out.push(ListAudience {
+        lists_out.push(ListAudience {
             subscribed: of("subscribed"),
             pending: of("pending"),
             unsubscribed: of("unsubscribed"),
             list: lists::view(app, &l).await?,
         });
     }
-    Ok(out)
+    Ok(Audience {
+        lists: lists_out,
+        contacts: app.store.count_contacts(org_id).await?,
+        as_of,
+    })
 }
 
 pub async fn overview(app: &App, org_id: i64) -> ServiceResult<Overview> {
-    let lists_out = audience(app, org_id).await?;
+    let audience = audience(app, org_id).await?;
+    let lists_out = audience.lists.clone();
     let recent = mailings::list(app, org_id, None, 5, 0).await?;
     let mut attention = Vec::new();
     for m in mailings::list(app, org_id, Some("scheduled"), 200, 0).await? {
@@ -80,7 +168,8 @@ pub async fn overview(app: &App, org_id: i64) -> ServiceResult<Overview> {
         .filter(|a| a.published_version.is_some() && a.archived_at.is_none())
         .count();
     Ok(Overview {
-        contacts: app.store.count_contacts(org_id).await?,
+        contacts: audience.contacts,
+        as_of: audience.as_of,
         subscribed: lists_out.iter().map(|l| l.subscribed).sum(),
         pending: lists_out.iter().map(|l| l.pending).sum(),
         lists: lists_out,

@@ -296,7 +296,8 @@ impl Store {
     }
 
     /// Contacts of the organisation whose address or name contains `q` (case-insensitive), by
-    /// id, after the id `after` (keyset paging).
+    /// id, after the id `after` (keyset paging). A `q` with `@` in it matches the addresses
+    /// that start with it: on SQLite that is a range of the address index, not a scan.
     pub async fn search_contacts(
         &self,
         org_id: i64,
@@ -304,14 +305,42 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<ContactRow>> {
-        let pattern = q.map(|q| {
-            let escaped = q
-                .to_lowercase()
+        let escape = |q: &str| {
+            q.to_lowercase()
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+                .replace('_', "\\_")
+        };
+        if let Some(prefix) = q.filter(|q| q.contains('@')).map(str::to_lowercase) {
+            let pattern = format!("{}%", escape(&prefix));
+            let upper = format!("{prefix}\u{10FFFF}");
+            return match self {
+                Store::Sqlite(s) => Ok(sqlx::query_as(safe!(
+                    "SELECT {COLUMNS} FROM contacts WHERE org_id = $1 AND email >= $2 AND email < $3 \
+                     AND email LIKE $4 ESCAPE '\\' AND id > $5 ORDER BY id LIMIT $6"
+                ))
+                .bind(org_id)
+                .bind(&prefix)
+                .bind(&upper)
+                .bind(&pattern)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&s.read)
+                .await?),
+                // PostgreSQL's collation need not sort by code point: no range, the pattern alone.
+                Store::Postgres(pg) => Ok(sqlx::query_as(safe!(
+                    "SELECT {COLUMNS} FROM contacts WHERE org_id = $1 AND email LIKE $2 ESCAPE '\\' \
+                     AND id > $3 ORDER BY id LIMIT $4"
+                ))
+                .bind(org_id)
+                .bind(&pattern)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pg)
+                .await?),
+            };
+        }
+        let pattern = q.map(|q| format!("%{}%", escape(q)));
         on_read!(self, |p| {
             Ok(sqlx::query_as(safe!(
             "SELECT {COLUMNS} FROM contacts WHERE org_id = $1 AND id > $2 AND ($3 IS NULL OR LOWER(email) LIKE $3 ESCAPE '\\' \

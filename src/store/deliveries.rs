@@ -95,6 +95,17 @@ impl Outcome {
     }
 }
 
+/// A recorded event (open, click, bounce …) as a contact's page lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub mailing_id: Option<i64>,
+    pub kind: String,
+    pub link_idx: Option<i64>,
+    pub flagged: bool,
+    pub source: String,
+    pub at: i64,
+}
+
 /// An event to record about a message.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -622,6 +633,42 @@ impl Store {
     }
 
     /// Soft bounces recorded for a contact (all mailings).
+    /// A contact's newest deliveries.
+    pub async fn contact_deliveries(
+        &self,
+        org_id: i64,
+        contact_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRow>> {
+        on_read!(self, |p| Ok(sqlx::query_as(safe!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE org_id = $1 AND contact_id = $2 \
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(org_id)
+        .bind(contact_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// A contact's newest events.
+    pub async fn contact_events(
+        &self,
+        org_id: i64,
+        contact_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<EventRow>> {
+        on_read!(self, |p| Ok(sqlx::query_as(
+            "SELECT mailing_id, kind, link_idx, flagged, source, at FROM mail_events \
+             WHERE org_id = $1 AND contact_id = $2 ORDER BY at DESC, id DESC LIMIT $3"
+        )
+        .bind(org_id)
+        .bind(contact_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await?))
+    }
+
     pub async fn soft_bounces(&self, org_id: i64, contact_id: i64) -> StoreResult<i64> {
         on_read!(self, |p| {
             Ok(sqlx::query_scalar(

@@ -57,7 +57,7 @@ pub use checkout::{
 pub use collections::{CollectionRow, ContactKey, RecordFilter, RecordRow, RecordWrite};
 pub use consent::{LedgerRow, SubscriptionRow, VerifyReport};
 pub use contacts::ContactRow;
-pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, NewEvent, Outcome};
+pub use deliveries::{Claimed, DeliveryCounts, DeliveryRow, EventRow, NewEvent, Outcome};
 pub use exports::{ExportContact, ExportRow, ExportRunRow, RunOutcome};
 pub use hooks::HookRow;
 pub use imports::{

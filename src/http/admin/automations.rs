@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::error::AdminResult;
@@ -12,7 +11,7 @@ use super::form::Form;
 use super::i18n::Ui;
 use super::segments::optin_keys;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, render_status, NoticeQuery};
+use super::{done, field_errors, form_status, render_status, NoticeQuery};
 use crate::app::App;
 use crate::domain::Scope;
 use crate::services::automations::{
@@ -46,13 +45,8 @@ async fn list_page(
     errors: Vec<String>,
     notice: Option<&str>,
 ) -> AdminResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_status(
-        status,
+        form_status(&errors),
         ListPage {
             ui: admin.ui("automations").with_notice(notice),
             errors,
@@ -225,13 +219,8 @@ async fn automation_page(
                 .collect()
         })
         .unwrap_or_default();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_status(
-        status,
+        form_status(&errors),
         AutomationPage {
             ui: admin.ui("automations").with_notice(notice),
             errors,

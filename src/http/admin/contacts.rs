@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use super::error::AdminResult;
 use super::i18n::Ui;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, render, render_status, NoticeQuery};
+use super::{done, field_errors, form_status, render, render_status, NoticeQuery};
 use crate::app::App;
 use crate::services::contacts::{self, ContactView};
-use crate::store::{ContactRow, DeliveryRow, LedgerRow};
+use crate::store::{ContactRow, DeliveryRow, EventRow, LedgerRow};
 
 const PAGE: i64 = 50;
 
@@ -102,6 +102,7 @@ struct ContactPage {
     fields: Vec<Field>,
     ledger: Vec<(LedgerRow, String)>,
     deliveries: Vec<DeliveryRow>,
+    events: Vec<EventRow>,
 }
 
 fn field_value(c: &ContactView, name: &str) -> String {
@@ -124,9 +125,10 @@ async fn contact_page(
 ) -> AdminResult {
     let row = contacts::get(app, admin.org_id(), id).await?;
     let c = contacts::view(app, &row).await?;
-    let (ledger, deliveries) = contacts::history(app, admin.org_id(), id).await?;
+    let history = contacts::history(app, admin.org_id(), id).await?;
     let lists = app.store.lists(admin.org_id()).await?;
-    let ledger = ledger
+    let ledger = history
+        .ledger
         .into_iter()
         .map(|e| {
             let key = e
@@ -145,20 +147,16 @@ async fn contact_page(
             value: field_value(&c, name),
         })
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_status(
-        status,
+        form_status(&errors),
         ContactPage {
             ui: admin.ui("contacts").with_notice(notice),
             errors,
             c,
             fields,
             ledger,
-            deliveries,
+            deliveries: history.deliveries,
+            events: history.events,
         },
     ))
 }

@@ -15,7 +15,7 @@ use super::error::{AdminError, AdminResult};
 use super::form::Form;
 use super::i18n::Ui;
 use super::session::{same_origin, tokens_match, Admin, Posted};
-use super::{field_errors, render, render_status, NoticeQuery};
+use super::{field_errors, form_status, render, render_status, NoticeQuery};
 use crate::app::App;
 use crate::domain::import::{ConsentInput, MappingInput};
 use crate::domain::Scope;
@@ -238,13 +238,8 @@ async fn map_page(
         .filter(|l| !l.archived)
         .map(|l| l.key)
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_status(
-        status,
+        form_status(&errors),
         MapPage {
             ui: admin.ui("imports"),
             errors,

@@ -16,7 +16,7 @@ use super::i18n::Ui;
 use super::segment_form::{self, Builder};
 use super::segments::optin_keys;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, render, render_status};
+use super::{done, field_errors, form_status, render, render_status};
 use crate::app::App;
 use crate::services::mailings::{self, Action, MailingInput, MailingStats, MailingView};
 use crate::services::segments::{self, PreviewRequest};
@@ -78,13 +78,8 @@ struct NewPage {
 const STARTER_HTML: &str = "<h1>Hello {{ contact.first_name }}</h1>\n<p>…</p>\n<p><a href=\"https://example.org/agenda\">See the agenda</a></p>\n<p><a href=\"{{ links.unsubscribe }}\">Unsubscribe</a> · <a href=\"{{ links.preferences }}\">Preferences</a></p>\n";
 
 async fn new_page(app: &App, admin: &Admin, f: Form, errors: Vec<String>) -> AdminResult {
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok(render_status(
-        status,
+        form_status(&errors),
         NewPage {
             ui: admin.ui("mailings"),
             errors,

@@ -166,6 +166,15 @@ fn render_status(status: StatusCode, page: impl Template) -> Response {
     }
 }
 
+/// A page with a form: 200, or 422 when it shows the form again with errors.
+fn form_status(errors: &[String]) -> StatusCode {
+    if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    }
+}
+
 /// The messages of a validation error or conflict, to show above a form again; any other
 /// error becomes an error page.
 fn field_errors(e: ServiceError) -> Result<Vec<String>, AdminError> {

@@ -39,7 +39,10 @@ pub async fn index(
 ) -> AdminResult {
     Ok(render(OptinsPage {
         ui: admin.ui("optins").with_notice(q.notice.as_deref()),
-        lists: dashboard::audience(&app, admin.org_id()).await?,
+        lists: dashboard::audience(&app, admin.org_id())
+            .await?
+            .lists
+            .clone(),
     }))
 }
 
