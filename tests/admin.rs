@@ -1238,3 +1238,102 @@ async fn automation_pages(backend: Backend) {
         "no running participation any more"
     );
 }
+
+both_backends!(optin_mails);
+
+async fn optin_mails(backend: Backend) {
+    let Some(t) = TestApp::start(backend).await else {
+        return;
+    };
+    t.org("paradiso").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Marketer).await;
+    let mut b = Browser::new(&t);
+    b.sign_in("anna@paradiso.test", PASSWORD).await;
+    b.get("/admin/optins/new").await;
+    b.post(
+        "/admin/optins",
+        &[
+            ("key", "news"),
+            ("name_nl", "Nieuws"),
+            ("double_opt_in", "on"),
+        ],
+    )
+    .await;
+
+    let (status, page) = b.get("/admin/optins/news/mails/verification/nl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Bevestig je aanmelding"),
+        "the built-in text: {page}"
+    );
+    let res = b
+        .client
+        .get(t.url("/admin/optins/news/mails/verification/nl/preview"))
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    let preview = res.text().await.unwrap();
+    assert!(
+        preview.contains("Nieuws") && preview.contains("confirm&#x2f;PREVIEW"),
+        "{preview}"
+    );
+    for path in [
+        "/admin/optins/news/mails/goodbye/nl",
+        "/admin/optins/news/mails/welcome/xx",
+        "/admin/optins/nope/mails/welcome/nl",
+    ] {
+        assert_eq!(b.get(path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+
+    let welcome = "/admin/optins/news/mails/welcome/nl";
+    let (status, _, page) = b
+        .post(welcome, &[("subject", "Welkom"), ("html", "<p>Hallo</p>")])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a welcome mail needs its unsubscribe link"
+    );
+    assert!(
+        page.contains("unsubscribe_url") && page.contains("&#60;p&#62;Hallo&#60;/p&#62;"),
+        "{page}"
+    );
+    let (status, _, page) = b
+        .post(
+            welcome,
+            &[("subject", "Welkom"), ("html", "<p>{{ oops </p>")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("line 1"), "{page}");
+    let (status, location, _) = b
+        .post(
+            welcome,
+            &[("subject", "Welkom bij {{ list }}"), ("html", "<p>Hoi {{ contact.first_name }}</p><a href=\"{{ unsubscribe_url }}\">Afmelden</a>")],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            "/admin/optins/news/mails/welcome/nl?notice=saved"
+        )
+    );
+    let res = b
+        .client
+        .get(t.url("/admin/optins/news/mails/welcome/nl/preview"))
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    let preview = res.text().await.unwrap();
+    assert!(
+        preview.contains("Welkom bij Nieuws") && preview.contains("Hoi Alex"),
+        "{preview}"
+    );
+}

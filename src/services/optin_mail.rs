@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::links::{self, LinkClaims};
 use super::lists::pick;
+use super::{ServiceError, ServiceResult};
 use crate::app::App;
 use crate::domain::{EmailAddress, Language};
 use crate::mail::{compose, ListUnsubscribe, Mailbox, OutgoingMessage, SendError};
@@ -365,6 +366,67 @@ pub async fn send_welcome(app: &App, org_id: i64, job: &WelcomeJob) -> Result<()
         one_click: true,
     });
     send(app, &org, &msg).await
+}
+
+/// The verification or welcome mail of an opt-in in a language as it is now: the
+/// organisation's own version, or the built-in one.
+pub async fn current_template(
+    app: &App,
+    org_id: i64,
+    list_key: &str,
+    kind: &str,
+    lang: Language,
+) -> ServiceResult<MailTemplateRow> {
+    let l = super::lists::by_key(app, org_id, list_key).await?;
+    let d = defaults(lang);
+    let default = match kind {
+        "verification" => default_verification(&d),
+        "welcome" => default_welcome(&d),
+        _ => return Err(ServiceError::NotFound("template kind")),
+    };
+    Ok(app
+        .store
+        .mail_template(org_id, l.id, kind, lang.code())
+        .await?
+        .unwrap_or(default))
+}
+
+/// The mail as a person subscribing to `list_key` would get it (sample links, the stand-in
+/// name Alex): subject and HTML.
+pub async fn preview(
+    app: &App,
+    org_id: i64,
+    list_key: &str,
+    kind: &str,
+    lang: Language,
+) -> ServiceResult<(String, String)> {
+    let t = current_template(app, org_id, list_key, kind, lang).await?;
+    let org = app.store.org_by_id(org_id).await?;
+    let l = super::lists::by_key(app, org_id, list_key).await?;
+    let texts = app.store.list_texts(org_id, l.id).await?;
+    let text = pick(&texts, lang.code(), &org.default_language)
+        .cloned()
+        .unwrap_or_default();
+    let base = app.config.public_url();
+    let ctx = match kind {
+        "verification" => context! {
+            organisation => org.name.clone(),
+            lists => vec![context! { name => text.name.clone(), optin_text => text.optin_text.clone() }],
+            confirm_url => format!("{base}/p/confirm/PREVIEW"),
+            valid_days => app.config.optin_link_days,
+        },
+        _ => context! {
+            organisation => org.name.clone(),
+            list => text.name.clone(),
+            description => text.description.clone(),
+            unsubscribe_url => format!("{base}/p/unsubscribe/PREVIEW"),
+            preferences_url => format!("{base}/p/preferences/PREVIEW"),
+            contact => context! { first_name => "Alex", last_name => "" },
+        },
+    };
+    let (subject, html, _) = render(&t, ctx)
+        .map_err(|e| crate::domain::ValidationError::single("html", "render_failed", e))?;
+    Ok((subject, html))
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::charts;
@@ -16,7 +15,7 @@ use super::i18n::Ui;
 use super::segment_form::{self, Builder};
 use super::segments::optin_keys;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, form_status, render, render_status};
+use super::{done, field_errors, form_status, render, render_status, sandboxed};
 use crate::app::App;
 use crate::services::mailings::{self, Action, MailingInput, MailingStats, MailingView};
 use crate::services::segments::{self, PreviewRequest};
@@ -229,19 +228,7 @@ pub async fn preview(
         }
         Err(e) => return Err(e.into()),
     };
-    let mut res = Html(body).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
-        ),
-    );
-    h.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("SAMEORIGIN"),
-    );
-    Ok(res)
+    Ok(sandboxed(body))
 }
 
 async fn after_action(

@@ -59,6 +59,14 @@ pub fn router() -> Router<App> {
         .route("/admin/optins/{key}", get(optins::show))
         .route("/admin/optins/{key}/archive", post(optins::archive))
         .route(
+            "/admin/optins/{key}/mails/{kind}/{lang}",
+            get(optins::mail).post(optins::save_mail),
+        )
+        .route(
+            "/admin/optins/{key}/mails/{kind}/{lang}/preview",
+            get(optins::mail_preview),
+        )
+        .route(
             "/admin/segments",
             get(segments::show).post(segments::preview),
         )
@@ -148,6 +156,24 @@ async fn security_headers(req: Request, next: Next) -> Response {
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    res
+}
+
+/// A mail's HTML for a preview frame: sandboxed, no scripts, the mail's own inline styles
+/// allowed, framed by the admin pages only.
+fn sandboxed(html: String) -> Response {
+    let mut res = Html(html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
+        ),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     res
 }
 

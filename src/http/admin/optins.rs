@@ -8,14 +8,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::error::AdminResult;
+use super::error::{AdminError, AdminResult};
 use super::form::Form;
 use super::i18n::Ui;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, render, render_status, NoticeQuery};
+use super::{done, field_errors, form_status, render, render_status, sandboxed, NoticeQuery};
 use crate::app::App;
+use crate::domain::Language;
 use crate::services::dashboard::{self, ListAudience};
-use crate::services::lists::{self, CreateList, ListView};
+use crate::services::lists::{self, CreateList, ListView, TemplateOverride};
+use crate::services::optin_mail;
 
 /// The languages an opt-in has texts in, with their names.
 const LANGUAGES: [(&str, &str); 4] = [
@@ -166,4 +168,91 @@ pub async fn show(
 pub async fn archive(State(app): State<App>, Path(key): Path<String>, p: Posted) -> AdminResult {
     let l = lists::archive(&app, p.admin.org_id(), &key).await?;
     done(&format!("/admin/optins/{}", l.key), "archived")
+}
+
+#[derive(Template)]
+#[template(path = "optin_mail.html")]
+struct MailPage {
+    ui: Ui,
+    errors: Vec<String>,
+    key: String,
+    kind: String,
+    lang: String,
+    subject: String,
+    html: String,
+    text: String,
+}
+
+/// The kind and language in a mail's path, checked.
+fn mail_path(kind: &str, lang: &str) -> AdminResult<Language> {
+    if !matches!(kind, "verification" | "welcome") {
+        return Err(AdminError::NotFound);
+    }
+    Language::parse(lang).map_err(|_| AdminError::NotFound)
+}
+
+/// The verification or welcome mail of an opt-in in one language: the editor with a preview.
+pub async fn mail(
+    State(app): State<App>,
+    admin: Admin,
+    Path((key, kind, lang)): Path<(String, String, String)>,
+    Query(q): Query<NoticeQuery>,
+) -> AdminResult {
+    let language = mail_path(&kind, &lang)?;
+    let t = optin_mail::current_template(&app, admin.org_id(), &key, &kind, language).await?;
+    Ok(render(MailPage {
+        ui: admin.ui("optins").with_notice(q.notice.as_deref()),
+        errors: Vec::new(),
+        key,
+        kind,
+        lang,
+        subject: t.subject,
+        html: t.html,
+        text: t.text.unwrap_or_default(),
+    }))
+}
+
+pub async fn save_mail(
+    State(app): State<App>,
+    Path((key, kind, lang)): Path<(String, String, String)>,
+    p: Posted,
+) -> AdminResult {
+    mail_path(&kind, &lang)?;
+    let t = TemplateOverride {
+        subject: p.form.get("subject").to_string(),
+        html: p.form.get("html").to_string(),
+        text: p.form.opt("text").map(String::from),
+    };
+    match lists::put_template(&app, p.admin.org_id(), &key, &kind, &lang, &t).await {
+        Ok(()) => done(&format!("/admin/optins/{key}/mails/{kind}/{lang}"), "saved"),
+        Err(e) => {
+            let errors = field_errors(e)?;
+            Ok(render_status(
+                form_status(&errors),
+                MailPage {
+                    ui: p.admin.ui("optins"),
+                    errors,
+                    key,
+                    kind,
+                    lang,
+                    subject: t.subject,
+                    html: t.html,
+                    text: t.text.unwrap_or_default(),
+                },
+            ))
+        }
+    }
+}
+
+pub async fn mail_preview(
+    State(app): State<App>,
+    admin: Admin,
+    Path((key, kind, lang)): Path<(String, String, String)>,
+) -> AdminResult {
+    let language = mail_path(&kind, &lang)?;
+    let (subject, html) = optin_mail::preview(&app, admin.org_id(), &key, &kind, language).await?;
+    Ok(sandboxed(format!(
+        "<p><strong>{}</strong></p>{html}",
+        subject.replace('&', "&amp;").replace('<', "&lt;")
+    )))
 }
