@@ -1337,3 +1337,74 @@ async fn optin_mails(backend: Backend) {
         "{preview}"
     );
 }
+
+both_backends!(settings_page);
+
+async fn settings_page(backend: Backend) {
+    let sink = support::smtp_sink::SmtpSink::start().await;
+    let dead = support::smtp_sink::dead_address().await;
+    let (good, bad) = (sink.url(), format!("smtp://{dead}?tls=none"));
+    let Some(t) = TestApp::start_with(backend, |c| {
+        c.smtp_url = Some(good);
+        c.smtp_relays = vec![handbill::config::RelayConfig {
+            url: bad,
+            pool_size: None,
+            rate_per_second: None,
+        }];
+        c.smtp_timeout_secs = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    t.org("paradiso").await;
+    user(&t, "paradiso", "anna@paradiso.test", Role::Admin).await;
+    user(&t, "paradiso", "mark@paradiso.test", Role::Marketer).await;
+    let mut m = Browser::new(&t);
+    m.sign_in("mark@paradiso.test", PASSWORD).await;
+    assert_eq!(m.get("/admin/settings").await.0, StatusCode::FORBIDDEN);
+    m.get("/admin/").await;
+    let (status, _, _) = m
+        .post(
+            "/admin/settings/sender",
+            &[("sender_email", "x@paradiso.test")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let mut b = Browser::new(&t);
+    b.sign_in("anna@paradiso.test", PASSWORD).await;
+    let (status, page) = b.get("/admin/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("https://mail.venue.test"), "{page}");
+    let (status, _, _) = b
+        .post(
+            "/admin/settings/sender",
+            &[("sender_email", "not an address")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, location, _) = b
+        .post(
+            "/admin/settings/sender",
+            &[
+                ("sender_email", "news@paradiso.test"),
+                ("sender_name", "Paradiso"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/settings?notice=saved")
+    );
+    let org = t.app.store.org_by_slug("paradiso").await.unwrap();
+    assert_eq!(org.sender_email.as_deref(), Some("news@paradiso.test"));
+
+    // The test button connects to each relay: one answers, one does not; nothing is sent.
+    let (status, _, page) = b.post("/admin/settings/mail-test", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let checks = page.split("id=\"mail-checks\"").nth(1).unwrap_or_default();
+    assert_eq!(checks.matches("badge active").count(), 1, "{checks}");
+    assert_eq!(checks.matches("badge revoked").count(), 1, "{checks}");
+    assert!(sink.received().is_empty());
+}

@@ -198,6 +198,12 @@ impl SmtpRelay {
         &self.inner.describe
     }
 
+    /// Connects as a delivery would (greeting, EHLO, TLS, AUTH) and closes again: the check
+    /// behind the admin UI's test button. Nothing is sent.
+    pub async fn check(&self) -> Result<(), SendError> {
+        SmtpConn::connect(&self.inner.params).await.map(drop)
+    }
+
     /// Sends `m`; on success, the relay's answer (e.g. `250 2.0.0 queued as 4F2A`).
     pub async fn send(&self, m: &ComposedMessage) -> Result<String, SendError> {
         let from = envelope_address(&m.envelope_from)?;

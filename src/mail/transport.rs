@@ -124,6 +124,37 @@ impl Transport {
         }
     }
 
+    /// Each way out with the outcome of a connection to it: relays are connected to (nothing
+    /// is sent), the Maildir outbox is made if missing and checked for being writable.
+    pub async fn check(&self) -> Vec<(String, Result<(), String>)> {
+        match &*self.way {
+            Way::Relays(relays) => {
+                let mut out = Vec::new();
+                for r in relays {
+                    out.push((
+                        r.smtp.describe().to_string(),
+                        r.smtp.check().await.map_err(|e| e.to_string()),
+                    ));
+                }
+                out
+            }
+            Way::Maildir(m) => {
+                let root = m.root();
+                let writable = std::fs::create_dir_all(root)
+                    .and_then(|_| std::fs::metadata(root))
+                    .map_err(|e| e.to_string())
+                    .and_then(|md| {
+                        if md.permissions().readonly() {
+                            Err("the folder is read-only".to_string())
+                        } else {
+                            Ok(())
+                        }
+                    });
+                vec![(format!("maildir outbox {}", root.display()), writable)]
+            }
+        }
+    }
+
     /// Hands `m` over (to the relays in turn, each at its own pace); returns the relay's
     /// answer or the outbox file name.
     pub async fn send(&self, m: &ComposedMessage) -> Result<String, SendError> {

@@ -60,17 +60,17 @@ pub async fn sign_in(
     } else {
         Vec::new()
     };
+    // Hashing takes tens of milliseconds: off the async threads.
+    let verify = |hash: String| {
+        let pw = password.to_string();
+        tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
+    };
     let mut matched = Vec::new();
     if candidates.is_empty() {
-        let _ = verify_password(password, &DUMMY);
+        let _ = verify(DUMMY.clone()).await;
     }
     for u in candidates {
-        let hash = u.password_hash.clone();
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-            .await
-            .unwrap_or(false);
-        if ok {
+        if verify(u.password_hash.clone()).await.unwrap_or(false) {
             matched.push(u);
         }
     }

@@ -215,6 +215,13 @@ test("creates and rotates a token", async () => {
   assert.equal(await api(second), 200);
 });
 
+test("tests the SMTP relay from the settings", async () => {
+  await admin.goto(`${BASE}/admin/settings`);
+  await admin.getByRole("button", { name: "Test the connection" }).click();
+  await admin.locator("#mail-checks .badge.active").waitFor();
+  await shot(admin, "settings");
+});
+
 test("a marketer is refused the tokens page", async () => {
   const context = await browser.newContext();
   const page = await signIn(context, MARKETER);

@@ -19,6 +19,7 @@ mod optins;
 mod segment_form;
 mod segments;
 mod session;
+mod settings;
 mod tokens;
 mod users;
 
@@ -115,6 +116,9 @@ pub fn router() -> Router<App> {
         .route("/admin/tokens", get(tokens::index).post(tokens::create))
         .route("/admin/tokens/{id}/rotate", post(tokens::rotate))
         .route("/admin/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/admin/settings", get(settings::show))
+        .route("/admin/settings/sender", post(settings::save_sender))
+        .route("/admin/settings/mail-test", post(settings::test_mail))
         .route("/admin/users", get(users::index).post(users::create))
         .route("/admin/users/{id}/role", post(users::set_role))
         .route("/admin/users/{id}/remove", post(users::remove))
