@@ -967,6 +967,53 @@ async fn mailing_pages(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("badge draft"));
 
+    // Editing the draft: the form comes back filled in; a bad change is refused and kept.
+    let (status, page) = b.get(&format!("/admin/mailings/{id}/edit")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("value=\"December\"") && page.contains("value=\"news\" checked"),
+        "{page}"
+    );
+    let edit = format!("/admin/mailings/{id}/edit");
+    let (status, _, page) = b
+        .post(
+            &edit,
+            &[
+                ("name", "December"),
+                ("subject", ""),
+                ("html", "<p>x</p>"),
+                ("lists", "news"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let (status, location, _) = b
+        .post(
+            &edit,
+            &[
+                ("name", "December"),
+                ("subject", "Hello again {{ contact.first_name }}"),
+                ("html", "<p>Hello {{ contact.first_name }}</p><p><a href=\"{{ links.unsubscribe }}\">Unsubscribe</a></p>"),
+                ("lists", "news"),
+                ("field_0", "city"),
+                ("op_0", "eq"),
+                ("value_0", "Utrecht"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            format!("/admin/mailings/{id}?notice=saved").as_str()
+        )
+    );
+    let (_, page) = b.get(&edit).await;
+    assert!(
+        page.contains("Hello again") && page.contains("value=\"Utrecht\""),
+        "{page}"
+    );
+
     // The preview: the mail's own HTML in a sandbox that may be framed by our pages only.
     let res = b
         .client
@@ -1040,6 +1087,22 @@ async fn mailing_pages(backend: Backend) {
             StatusCode::SEE_OTHER,
             format!("/admin/mailings/{id}?notice=sent").as_str()
         )
+    );
+    let (status, _, _) = b
+        .post(
+            &format!("/admin/mailings/{id}/edit"),
+            &[
+                ("name", "Late"),
+                ("subject", "x"),
+                ("html", "<p>x</p>"),
+                ("lists", "news"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a sent mailing cannot change"
     );
     let (status, page) = b.get(&format!("/admin/mailings/{id}/stats")).await;
     assert_eq!(status, StatusCode::OK);

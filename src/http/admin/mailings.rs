@@ -72,11 +72,19 @@ struct NewPage {
     b: Builder,
     seg_fields: &'static [&'static str],
     seg_ops: &'static [(&'static str, &'static str)],
+    editing: Option<i64>,
 }
 
 const STARTER_HTML: &str = "<h1>Hello {{ contact.first_name }}</h1>\n<p>…</p>\n<p><a href=\"https://example.org/agenda\">See the agenda</a></p>\n<p><a href=\"{{ links.unsubscribe }}\">Unsubscribe</a> · <a href=\"{{ links.preferences }}\">Preferences</a></p>\n";
 
-async fn new_page(app: &App, admin: &Admin, f: Form, errors: Vec<String>) -> AdminResult {
+/// The mailing form: a new mailing, or (with `editing`) a saved one.
+async fn new_page(
+    app: &App,
+    admin: &Admin,
+    f: Form,
+    errors: Vec<String>,
+    editing: Option<i64>,
+) -> AdminResult {
     Ok(render_status(
         form_status(&errors),
         NewPage {
@@ -87,6 +95,7 @@ async fn new_page(app: &App, admin: &Admin, f: Form, errors: Vec<String>) -> Adm
             optins: optin_keys(app, admin.org_id()).await?,
             seg_fields: segment_form::FIELDS,
             seg_ops: segment_form::OPS,
+            editing,
         },
     ))
 }
@@ -95,13 +104,25 @@ pub async fn new(State(app): State<App>, admin: Admin) -> AdminResult {
     let starter = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("html", STARTER_HTML)
         .finish();
-    new_page(&app, &admin, Form::parse(starter.as_bytes()), Vec::new()).await
+    new_page(
+        &app,
+        &admin,
+        Form::parse(starter.as_bytes()),
+        Vec::new(),
+        None,
+    )
+    .await
 }
 
-pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
-    let f = &p.form;
+/// The mailing as the API takes it, from the form. A segment the builder could not show is
+/// kept as it was (`segment_json`) unless conditions were set.
+fn input_from(f: &Form) -> MailingInput {
     let b = Builder::from_form(f);
-    let input = MailingInput {
+    let segment = b.segment().or_else(|| {
+        f.opt("segment_json")
+            .and_then(|j| serde_json::from_str(j).ok())
+    });
+    MailingInput {
         name: f.get("name").trim().to_string(),
         subject: f.get("subject").trim().to_string(),
         from_name: f.opt("from_name").map(String::from),
@@ -110,19 +131,76 @@ pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
         html: f.get("html").to_string(),
         text: f.opt("text").map(String::from),
         lists: b.lists.clone(),
-        segment: b.segment(),
+        segment,
         layout: None,
         track_opens: Some(f.checked("track_opens")),
         track_clicks: Some(f.checked("track_clicks")),
         description: f.opt("description").map(String::from),
         owner: None,
-    };
-    match mailings::create(&app, p.admin.org_id(), &input, "admin").await {
+    }
+}
+
+pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
+    match mailings::create(&app, p.admin.org_id(), &input_from(&p.form), "admin").await {
         Ok(m) => done(&format!("/admin/mailings/{}", m.id), "created"),
         Err(e) => {
             let errors = field_errors(e)?;
             let Posted { admin, form } = p;
-            new_page(&app, &admin, form, errors).await
+            new_page(&app, &admin, form, errors, None).await
+        }
+    }
+}
+
+/// The form of a saved draft (or scheduled mailing), filled in.
+pub async fn edit(State(app): State<App>, admin: Admin, Path(id): Path<i64>) -> AdminResult {
+    let m = mailings::view(&app, &mailings::get(&app, admin.org_id(), id).await?).await?;
+    let mut pairs: Vec<(String, String)> = vec![
+        ("name".into(), m.name.clone()),
+        ("subject".into(), m.subject.clone()),
+        ("from_name".into(), m.from_name.clone().unwrap_or_default()),
+        ("from_email".into(), m.from_email.clone()),
+        ("html".into(), m.html.clone()),
+        ("text".into(), m.text.clone().unwrap_or_default()),
+    ];
+    for (name, on) in [
+        ("track_opens", m.track_opens),
+        ("track_clicks", m.track_clicks),
+    ] {
+        if on {
+            pairs.push((name.into(), "on".into()));
+        }
+    }
+    pairs.extend(m.lists.iter().map(|l| ("lists".to_string(), l.clone())));
+    match segment_form::form_fields(m.segment.as_ref()) {
+        Some(fields) => pairs.extend(fields),
+        None => pairs.push((
+            "segment_json".into(),
+            m.segment
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+        )),
+    }
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    new_page(
+        &app,
+        &admin,
+        Form::parse(body.as_bytes()),
+        Vec::new(),
+        Some(id),
+    )
+    .await
+}
+
+pub async fn update(State(app): State<App>, Path(id): Path<i64>, p: Posted) -> AdminResult {
+    match mailings::update(&app, p.admin.org_id(), id, &input_from(&p.form)).await {
+        Ok(_) => done(&format!("/admin/mailings/{id}"), "saved"),
+        Err(e) => {
+            let errors = field_errors(e)?;
+            let Posted { admin, form } = p;
+            new_page(&app, &admin, form, errors, Some(id)).await
         }
     }
 }

@@ -79,6 +79,10 @@ pub fn router() -> Router<App> {
         .route("/admin/mailings/new", get(mailings::new))
         .route("/admin/mailings/{id}", get(mailings::show))
         .route("/admin/mailings/{id}/preview", get(mailings::preview))
+        .route(
+            "/admin/mailings/{id}/edit",
+            get(mailings::edit).post(mailings::update),
+        )
         .route("/admin/mailings/{id}/test", post(mailings::test_send))
         .route("/admin/mailings/{id}/schedule", post(mailings::schedule))
         .route("/admin/mailings/{id}/stats", get(mailings::stats))

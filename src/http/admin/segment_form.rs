@@ -124,6 +124,51 @@ impl Builder {
     }
 }
 
+/// The form fields that show `segment` in the builder again, or None when the builder cannot
+/// show it (nested groups, `not`, more conditions than rows): such a segment is kept as it is.
+pub fn form_fields(segment: Option<&Value>) -> Option<Vec<(String, String)>> {
+    let Some(segment) = segment else {
+        return Some(Vec::new());
+    };
+    let (any, conditions): (bool, Vec<&Value>) = match segment {
+        Value::Object(o) if o.contains_key("field") => (false, vec![segment]),
+        Value::Object(o) if o.len() == 1 => {
+            let (key, list) = o.iter().next()?;
+            (key == "or", list.as_array()?.iter().collect())
+        }
+        _ => return None,
+    };
+    if conditions.len() > ROWS {
+        return None;
+    }
+    let mut out = vec![(
+        "combine".to_string(),
+        if any { "any" } else { "all" }.to_string(),
+    )];
+    for (i, c) in conditions.iter().enumerate() {
+        let field = c.get("field")?.as_str()?;
+        let op = c.get("op")?.as_str()?;
+        let value = match c.get("value") {
+            None => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Some(v) => v.to_string(),
+        };
+        out.push((format!("field_{i}"), field.to_string()));
+        out.push((format!("op_{i}"), op.to_string()));
+        out.push((format!("value_{i}"), value));
+    }
+    Some(out)
+}
+
 fn condition(field: &str, op: &str, value: &str) -> Value {
     if NO_VALUE.contains(&op) {
         return json!({"field": field, "op": op});
@@ -182,6 +227,19 @@ mod tests {
             ]})
         );
         assert_eq!(Builder::empty().segment(), None);
+        // And back: the builder shows the segment again, and makes the same JSON of it.
+        let pairs = form_fields(b.segment().as_ref()).unwrap();
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        assert_eq!(
+            Builder::from_form(&Form::parse(body.as_bytes())).segment(),
+            b.segment()
+        );
+        assert_eq!(
+            form_fields(Some(&json!({"not": {"field": "city", "op": "is_set"}}))),
+            None
+        );
         let one = Builder::from_form(&Form::parse(b"field_0=opened&op_0=eq&value_0=12"));
         assert_eq!(
             one.segment().unwrap(),
