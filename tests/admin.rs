@@ -857,6 +857,19 @@ async fn import_with_column_mapping(backend: Backend) {
         StatusCode::NOT_FOUND
     );
 
+    // The dashboard's growth chart and its numbers show the new subscriber.
+    let (_, page) = b.get("/admin/").await;
+    assert!(
+        page.contains("<svg role=\"img\" aria-label=\"Subscriptions per day\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<tr><td>2026-01-01</td><td class=\"num\">1</td><td class=\"num\">0</td></tr>"
+        ),
+        "{page}"
+    );
+
     let org = t.app.store.org_by_slug("paradiso").await.unwrap();
     let zoe = t
         .app

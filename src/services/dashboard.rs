@@ -34,10 +34,24 @@ pub enum Attention {
     FailingSource { key: String, error: String },
 }
 
+/// Days the dashboard's growth chart shows.
+pub const GROWTH_DAYS: i64 = 30;
+
+/// Subscriptions confirmed and ended on one day (UTC).
+#[derive(Clone)]
+pub struct Day {
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub confirmed: i64,
+    pub ended: i64,
+}
+
 /// The audience of an organisation, counted at `as_of` (unix ms).
 pub struct Audience {
     pub lists: Vec<ListAudience>,
     pub contacts: i64,
+    /// The last [`GROWTH_DAYS`] days, oldest first, today included.
+    pub days: Vec<Day>,
     pub as_of: i64,
 }
 
@@ -54,6 +68,7 @@ pub struct AudienceCache {
 
 pub struct Overview {
     pub contacts: i64,
+    pub days: Vec<Day>,
     /// When the audience figures were counted.
     pub as_of: i64,
     pub subscribed: i64,
@@ -135,9 +150,30 @@ async fn count(app: &App, org_id: i64) -> ServiceResult<Audience> {
             list: lists::view(app, &l).await?,
         });
     }
+    let today = as_of.div_euclid(crate::clock::DAY_MS);
+    let first = today - GROWTH_DAYS + 1;
+    let counted = app
+        .store
+        .subscription_days(org_id, first * crate::clock::DAY_MS)
+        .await?;
+    let days = (first..=today)
+        .map(|d| {
+            let (confirmed, ended) = counted
+                .iter()
+                .find(|(day, _, _)| *day == d)
+                .map(|(_, c, e)| (*c, *e))
+                .unwrap_or((0, 0));
+            Day {
+                date: crate::clock::rfc3339(d * crate::clock::DAY_MS)[..10].to_string(),
+                confirmed,
+                ended,
+            }
+        })
+        .collect();
     Ok(Audience {
         lists: lists_out,
         contacts: app.store.count_contacts(org_id).await?,
+        days,
         as_of,
     })
 }
@@ -169,6 +205,7 @@ pub async fn overview(app: &App, org_id: i64) -> ServiceResult<Overview> {
         .count();
     Ok(Overview {
         contacts: audience.contacts,
+        days: audience.days.clone(),
         as_of: audience.as_of,
         subscribed: lists_out.iter().map(|l| l.subscribed).sum(),
         pending: lists_out.iter().map(|l| l.pending).sum(),

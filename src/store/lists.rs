@@ -210,6 +210,30 @@ impl Store {
         })
     }
 
+    /// Subscriptions confirmed and ended per day (UTC) since `since`: `(day, confirmed,
+    /// unsubscribed)`, days as unix days, only days with either.
+    pub async fn subscription_days(
+        &self,
+        org_id: i64,
+        since: i64,
+    ) -> StoreResult<Vec<(i64, i64, i64)>> {
+        on_read!(self, |p| {
+            Ok(sqlx::query_as(
+            "SELECT day, SUM(confirmed), SUM(ended) FROM ( \
+               SELECT confirmed_at / 86400000 AS day, 1 AS confirmed, 0 AS ended FROM subscriptions \
+                 WHERE org_id = $1 AND confirmed_at >= $2 \
+               UNION ALL \
+               SELECT unsubscribed_at / 86400000, 0, 1 FROM subscriptions \
+                 WHERE org_id = $1 AND unsubscribed_at >= $2 \
+             ) d GROUP BY day ORDER BY day"
+        )
+        .bind(org_id)
+        .bind(since)
+        .fetch_all(p)
+        .await?)
+        })
+    }
+
     pub async fn count_contacts(&self, org_id: i64) -> StoreResult<i64> {
         on_read!(self, |p| Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM contacts WHERE org_id = $1"
