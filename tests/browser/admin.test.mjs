@@ -64,7 +64,6 @@ after(async () => {
 
 test("signs in and shows the dashboard", async () => {
   assert.equal(await admin.getByRole("heading", { level: 1 }).textContent(), "Dashboard");
-  await shot(admin, "dashboard");
 });
 
 test("a wrong password is refused", async () => {
@@ -220,6 +219,13 @@ test("tests the SMTP relay from the settings", async () => {
   await admin.getByRole("button", { name: "Test the connection" }).click();
   await admin.locator("#mail-checks .badge.active").waitFor();
   await shot(admin, "settings");
+});
+
+test("the dashboard shows the audience and the mailing", async () => {
+  await admin.goto(`${BASE}/admin/`);
+  await admin.getByRole("link", { name: "December agenda" }).waitFor();
+  await admin.locator("figure.chart svg[role=img]").waitFor();
+  await shot(admin, "dashboard");
 });
 
 test("a marketer is refused the tokens page", async () => {
