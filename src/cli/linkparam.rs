@@ -36,6 +36,8 @@ pub enum LinkparamCommand {
     Decrypt {
         #[arg(long)]
         org: String,
+        /// The parameter's value (base64url: it may begin with '-')
+        #[arg(allow_hyphen_values = true)]
         token: String,
     },
     /// Turn the parameter off
@@ -87,4 +89,24 @@ pub async fn run(app: &App, cmd: LinkparamCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// A parameter is base64url: it may begin with '-', which is still the value.
+    #[test]
+    fn a_parameter_may_begin_with_a_hyphen() {
+        let cli = crate::cli::Cli::try_parse_from([
+            "handbill",
+            "linkparam",
+            "decrypt",
+            "--org",
+            "paradiso",
+            "-8abc_DEF",
+        ])
+        .unwrap();
+        assert!(format!("{:?}", cli.command).contains("\"-8abc_DEF\""));
+    }
 }
