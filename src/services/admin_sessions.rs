@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::users::{self, verify_password};
+use super::users::{self, verify_password_off_thread};
 use super::{ServiceError, ServiceResult};
 use crate::app::App;
 use crate::domain::ValidationError;
@@ -60,17 +60,12 @@ pub async fn sign_in(
     } else {
         Vec::new()
     };
-    // Hashing takes tens of milliseconds: off the async threads.
-    let verify = |hash: String| {
-        let pw = password.to_string();
-        tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-    };
     let mut matched = Vec::new();
     if candidates.is_empty() {
-        let _ = verify(DUMMY.clone()).await;
+        let _ = verify_password_off_thread(password, &DUMMY).await;
     }
     for u in candidates {
-        if verify(u.password_hash.clone()).await.unwrap_or(false) {
+        if verify_password_off_thread(password, &u.password_hash).await {
             matched.push(u);
         }
     }
@@ -91,11 +86,11 @@ pub async fn sign_in(
         }
     };
     let cookie = random_token();
-    let now = app.now();
+    let id = hash(&cookie);
     app.store
-        .create_session(&hash(&cookie), user.org_id, user.id, &random_token(), now)
+        .create_session(&id, user.org_id, user.id, &random_token(), app.now())
         .await?;
-    let session = app.store.session(&hash(&cookie)).await?;
+    let session = app.store.session(&id).await?;
     Ok(SignedIn { cookie, session })
 }
 
@@ -136,7 +131,7 @@ pub async fn change_password(
     new: &str,
 ) -> ServiceResult<()> {
     let user = app.store.user(s.org_id, s.user_id).await?;
-    if !verify_password(current, &user.password_hash) {
+    if !verify_password_off_thread(current, &user.password_hash).await {
         return Err(ValidationError::single(
             "current_password",
             "wrong_password",
@@ -145,7 +140,7 @@ pub async fn change_password(
         .into());
     }
     users::check_password_length(new)?;
-    let hash_new = users::hash_password(new)?;
+    let hash_new = users::hash_password_off_thread(new).await?;
     app.store
         .set_user_password(s.org_id, s.user_id, &hash_new)
         .await?;

@@ -89,20 +89,11 @@ pub async fn audience(app: &App, org_id: i64) -> ServiceResult<Arc<Audience>> {
                 c.refreshing = true;
                 let app = app.clone();
                 tokio::spawn(async move {
-                    let counted = count(&app, org_id).await;
-                    if let Ok(mut entries) = app.audience_cache.entries.lock() {
-                        match counted {
-                            Ok(a) => {
-                                entries.insert(
-                                    org_id,
-                                    Cached {
-                                        audience: Arc::new(a),
-                                        refreshing: false,
-                                    },
-                                );
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, org = org_id, "counting the audience failed");
+                    match count(&app, org_id).await {
+                        Ok(a) => remember(&app, org_id, Arc::new(a)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, org = org_id, "counting the audience failed");
+                            if let Ok(mut entries) = app.audience_cache.entries.lock() {
                                 entries.remove(&org_id);
                             }
                         }
@@ -115,17 +106,21 @@ pub async fn audience(app: &App, org_id: i64) -> ServiceResult<Arc<Audience>> {
     let started = std::time::Instant::now();
     let audience = Arc::new(count(app, org_id).await?);
     if started.elapsed().as_millis() > SLOW_MS {
-        if let Ok(mut entries) = app.audience_cache.entries.lock() {
-            entries.insert(
-                org_id,
-                Cached {
-                    audience: audience.clone(),
-                    refreshing: false,
-                },
-            );
-        }
+        remember(app, org_id, audience.clone());
     }
     Ok(audience)
+}
+
+fn remember(app: &App, org_id: i64, audience: Arc<Audience>) {
+    if let Ok(mut entries) = app.audience_cache.entries.lock() {
+        entries.insert(
+            org_id,
+            Cached {
+                audience,
+                refreshing: false,
+            },
+        );
+    }
 }
 
 async fn count(app: &App, org_id: i64) -> ServiceResult<Audience> {

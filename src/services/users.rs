@@ -47,7 +47,7 @@ pub async fn create_user(
     let org = orgs::org_by_slug(app, org_slug).await?;
     let email = EmailAddress::parse(email)?;
     check_password_length(password)?;
-    let hash = hash_password(password)?;
+    let hash = hash_password_off_thread(password).await?;
     app.store
         .create_user(org.id, email.as_str(), &hash, role.as_str(), app.now())
         .await
@@ -130,6 +130,23 @@ pub fn hash_password(password: &str) -> ServiceResult<String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| ServiceError::Internal(format!("password hashing failed: {e}")))
+}
+
+/// [`hash_password`] on a blocking thread: argon2 takes tens of milliseconds, too long for the
+/// async threads that serve requests.
+pub async fn hash_password_off_thread(password: &str) -> ServiceResult<String> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+}
+
+/// [`verify_password`] on a blocking thread (see [`hash_password_off_thread`]).
+pub async fn verify_password_off_thread(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false)
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {

@@ -632,7 +632,6 @@ impl Store {
         Ok(())
     }
 
-    /// Soft bounces recorded for a contact (all mailings).
     /// A contact's newest deliveries.
     pub async fn contact_deliveries(
         &self,
@@ -669,6 +668,7 @@ impl Store {
         .await?))
     }
 
+    /// Soft bounces recorded for a contact (all mailings).
     pub async fn soft_bounces(&self, org_id: i64, contact_id: i64) -> StoreResult<i64> {
         on_read!(self, |p| {
             Ok(sqlx::query_scalar(

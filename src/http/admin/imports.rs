@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use super::error::{AdminError, AdminResult};
 use super::form::Form;
 use super::i18n::Ui;
-use super::session::{same_origin, tokens_match, Admin, Posted};
+use super::session::{check_form, Admin, Posted};
 use super::{field_errors, form_status, render, render_status, NoticeQuery};
 use crate::app::App;
 use crate::domain::import::{ConsentInput, MappingInput};
@@ -83,11 +83,11 @@ pub async fn upload(
     Query(q): Query<CsrfQuery>,
     mut form: Multipart,
 ) -> AdminResult {
-    if !same_origin(&headers)
-        || !tokens_match(q.csrf.as_deref().unwrap_or(""), &admin.session.csrf_token)
-    {
-        return Err(AdminError::Csrf);
-    }
+    check_form(
+        &headers,
+        q.csrf.as_deref().unwrap_or(""),
+        &admin.session.csrf_token,
+    )?;
     let dir = imports::files_dir(&app, admin.org_id());
     tokio::fs::create_dir_all(&dir)
         .await

@@ -10,8 +10,8 @@ use super::error::{AdminError, AdminResult};
 use super::form::Form;
 use super::i18n::Ui;
 use super::session::{
-    cookie, safe_next, same_origin, set_cookie, tokens_match, with_cookie, Admin, Posted,
-    LOGIN_COOKIE, SESSION_COOKIE,
+    check_form, cookie, safe_next, set_cookie, with_cookie, Admin, Posted, LOGIN_COOKIE,
+    SESSION_COOKIE,
 };
 use super::{field_errors, render, render_status, NoticeQuery};
 use crate::app::App;
@@ -50,13 +50,12 @@ fn browser_language(headers: &HeaderMap) -> &'static str {
 
 /// The sign-in form; it sets a fresh cookie whose value the form must carry back (the form
 /// cannot be posted from another site).
-fn login_form(app: &App, headers: &HeaderMap, page: LoginPage, status: StatusCode) -> Response {
+fn login_form(app: &App, headers: &HeaderMap, mut page: LoginPage, status: StatusCode) -> Response {
     let token = cookie(headers, LOGIN_COOKIE)
         .filter(|t| t.len() == 43)
         .unwrap_or_else(crate::services::admin_sessions::random_token);
-    let mut ui = Ui::anonymous(browser_language(headers));
-    ui.csrf = token.clone();
-    let res = render_status(status, LoginPage { ui, ..page });
+    page.ui.csrf = token.clone();
+    let res = render_status(status, page);
     with_cookie(res, set_cookie(app, LOGIN_COOKIE, &token, 3600))
 }
 
@@ -71,7 +70,7 @@ pub async fn show(
         }
     }
     let page = LoginPage {
-        ui: Ui::anonymous("en"),
+        ui: Ui::anonymous(browser_language(&headers)),
         errors: Vec::new(),
         next: safe_next(q.next.as_deref()).to_string(),
         email: String::new(),
@@ -89,27 +88,25 @@ pub async fn sign_in(
 ) -> Response {
     let form = Form::parse(&body);
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if !same_origin(&headers) || !tokens_match(form.get("csrf"), &expected) {
-        return AdminError::Csrf.into_response();
+    if let Err(e) = check_form(&headers, form.get("csrf"), &expected) {
+        return e.into_response();
     }
-    let lang = browser_language(&headers);
-    let ui = Ui::anonymous(lang);
     let mut page = LoginPage {
         errors: Vec::new(),
         next: safe_next(form.opt("next")).to_string(),
         email: form.get("email").chars().take(254).collect(),
         org: form.get("org").chars().take(64).collect(),
         ask_org: form.opt("org").is_some(),
-        ui: Ui::anonymous(lang),
+        ui: Ui::anonymous(browser_language(&headers)),
     };
     if let Err(wait) = app.limits.check_sign_in(caller.ip, form.get("email")) {
         page.errors.push(format!(
             "{} ({} s)",
-            ui.tr("Too many attempts. Wait a moment and try again."),
+            page.ui
+                .tr("Too many attempts. Wait a moment and try again."),
             wait.as_secs().max(1)
         ));
-        let res = login_form(&app, &headers, page, StatusCode::TOO_MANY_REQUESTS);
-        return res;
+        return login_form(&app, &headers, page, StatusCode::TOO_MANY_REQUESTS);
     }
     match admin_sessions::sign_in(
         &app,
@@ -128,16 +125,16 @@ pub async fn sign_in(
             )
         }
         Err(ServiceError::Unauthorized) => {
-            page.errors
-                .push(ui.tr("The e-mail address or password is not right.").into());
+            let text = page.ui.tr("The e-mail address or password is not right.");
+            page.errors.push(text.into());
             login_form(&app, &headers, page, StatusCode::UNAUTHORIZED)
         }
         Err(ServiceError::Validation(_)) => {
             page.ask_org = true;
-            page.errors.push(
-                ui.tr("This address has a login in several organisations: name the organisation.")
-                    .into(),
-            );
+            let text = page
+                .ui
+                .tr("This address has a login in several organisations: name the organisation.");
+            page.errors.push(text.into());
             login_form(&app, &headers, page, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => AdminError::from(e).into_response(),

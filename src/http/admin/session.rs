@@ -147,9 +147,20 @@ pub struct Posted {
     pub form: Form,
 }
 
+/// Refuses a form whose token is not `expected` or that came from another site: the check of
+/// every admin form (the sign-in form's token is paired with a cookie, the others belong to
+/// the session).
+pub fn check_form(headers: &HeaderMap, presented: &str, expected: &str) -> Result<(), AdminError> {
+    if same_origin(headers) && tokens_match(presented, expected) {
+        Ok(())
+    } else {
+        Err(AdminError::Csrf)
+    }
+}
+
 /// True when the request names no other origin than its own host (browsers send `Origin` with
 /// every POST; a form posted from another site names that site).
-pub fn same_origin(headers: &HeaderMap) -> bool {
+fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -162,7 +173,7 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// Compares two secrets without leaking where they differ.
-pub fn tokens_match(presented: &str, expected: &str) -> bool {
+fn tokens_match(presented: &str, expected: &str) -> bool {
     !expected.is_empty()
         && Sha256::digest(presented.as_bytes()) == Sha256::digest(expected.as_bytes())
 }
@@ -177,11 +188,8 @@ impl FromRequest<App> for Posted {
             .await
             .map_err(|_| AdminError::TooLarge.into_response())?;
         let form = Form::parse(&bytes);
-        if !same_origin(&parts.headers)
-            || !tokens_match(form.get("csrf"), &admin.session.csrf_token)
-        {
-            return Err(AdminError::Csrf.into_response());
-        }
+        check_form(&parts.headers, form.get("csrf"), &admin.session.csrf_token)
+            .map_err(IntoResponse::into_response)?;
         Ok(Posted { admin, form })
     }
 }
