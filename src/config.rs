@@ -213,8 +213,12 @@ impl Config {
             None => {}
         }
         let env = Env::prefixed("HANDBILL_")
-            // Variables of the test harness are not configuration.
-            .filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_"));
+            // Variables of the test harness (HANDBILL_TEST_*, HANDBILL_SKIP_BROWSER) are not
+            // configuration.
+            .filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                !k.starts_with("test_") && k != "skip_browser"
+            });
         let config: Config = fig
             .merge(env)
             .merge(Serialized::defaults(overrides))

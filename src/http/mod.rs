@@ -7,6 +7,7 @@ pub mod auth;
 pub mod caller;
 pub mod client_ip;
 pub mod compat;
+pub mod download;
 pub mod error;
 mod hooks;
 pub mod metrics;

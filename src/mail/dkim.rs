@@ -36,6 +36,8 @@ pub struct Dkim {
     domain: String,
     selector: String,
     signer: Signer,
+    /// The TXT record receivers look the public key up in.
+    record: String,
 }
 
 impl std::fmt::Debug for Dkim {
@@ -59,6 +61,7 @@ impl Dkim {
                     .headers(SIGNED.iter().copied()),
             )
         };
+        let record = public_record(&key)?;
         let signer = match key {
             PrivateKeyDer::Pkcs8(der) => {
                 match Ed25519Key::from_pkcs8_maybe_unchecked_der(der.secret_pkcs8_der()) {
@@ -82,7 +85,16 @@ impl Dkim {
             domain,
             selector: selector.to_string(),
             signer,
+            record,
         })
+    }
+
+    /// The DNS record to publish: its name (`SELECTOR._domainkey.DOMAIN`) and TXT value.
+    pub fn dns_record(&self) -> (String, String) {
+        (
+            format!("{}._domainkey.{}", self.selector, self.domain),
+            self.record.clone(),
+        )
     }
 
     /// Whether mail from `from` is signed (its domain is the signing domain or below it).
@@ -103,6 +115,63 @@ impl Dkim {
         out.extend_from_slice(raw);
         Ok(out)
     }
+}
+
+/// The `v=DKIM1` TXT value of a private key's public half: RSA as a SubjectPublicKeyInfo
+/// (what `openssl rsa -pubout` gives), Ed25519 as its 32 bytes (RFC 8463).
+fn public_record(key: &PrivateKeyDer<'_>) -> Result<String, String> {
+    use base64::Engine;
+    use ring::signature::{Ed25519KeyPair, KeyPair, RsaKeyPair};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let rsa = |k: RsaKeyPair| format!("v=DKIM1; k=rsa; p={}", b64(&rsa_spki(k.public().as_ref())));
+    match key {
+        PrivateKeyDer::Pkcs8(der) => {
+            let der = der.secret_pkcs8_der();
+            if let Ok(k) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
+                return Ok(format!(
+                    "v=DKIM1; k=ed25519; p={}",
+                    b64(k.public_key().as_ref())
+                ));
+            }
+            RsaKeyPair::from_pkcs8(der)
+                .map(rsa)
+                .map_err(|e| format!("the DKIM key is neither Ed25519 nor RSA: {e}"))
+        }
+        PrivateKeyDer::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der())
+            .map(rsa)
+            .map_err(|e| format!("the DKIM key is not a usable RSA key: {e}")),
+        _ => Err("unsupported DKIM key type (use an RSA or Ed25519 key)".into()),
+    }
+}
+
+/// An RSAPublicKey (PKCS#1, DER) wrapped as a SubjectPublicKeyInfo.
+fn rsa_spki(rsa_public: &[u8]) -> Vec<u8> {
+    fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let n = body.len();
+        if n < 0x80 {
+            out.push(n as u8);
+        } else {
+            let bytes: Vec<u8> = n
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    // AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }
+    const RSA_ALGORITHM: [u8; 15] = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(rsa_public);
+    let mut body = RSA_ALGORITHM.to_vec();
+    body.extend(der(0x03, &bits));
+    der(0x30, &body)
 }
 
 #[cfg(test)]
@@ -144,6 +213,29 @@ mod tests {
             "{header}"
         );
         assert!(signed.ends_with("\r\n\r\nHello\r\n"));
+        let (name, value) = d.dns_record();
+        assert_eq!(name, "hb1._domainkey.venue.test");
+        let public = ring::signature::Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
+        assert_eq!(
+            value,
+            format!(
+                "v=DKIM1; k=ed25519; p={}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(ring::signature::KeyPair::public_key(&public))
+            )
+        );
         assert!(Dkim::new("venue.test", "s", "not a key").is_err());
+    }
+
+    /// A 2048-bit RSA test key (PKCS#1) and its public half as `openssl rsa -pubout` prints it.
+    const RSA_PEM: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA5Qvmtk6DnCpJk/WWf9EYotnTPBveb3VuwDb8bG3og/VSEuSI\nxh2uWrn98vhQ3b6O9kyIRnSw+6KXXWWVhrvIB6uklqGXVw8WvutpLrokSsxTY28i\nYXxq+0dC5ffYAFHBZVC6UKsav3No9ahtvvo9ws6GLAIV7O+vex3mmv/7s9P7xpUM\nwtnRt0A+uim8q3+cHRcQK/iYHRlIOTzgdoNmeHzmBTeGZu4il9BCTVWUIbLvVLo9\nHfEatc6ArSLmsxTg5PGLUEgQw3ekPwV6DkykTtWDc8LzLubZ92j4D36DXFgQG4Y0\nf7aTsLy3yEDC2mE4Lw/43TTJAJE1Ag8wiFAB/wIDAQABAoIBAB9UFWZyLsY5cn7u\nZHtvGjOMH7xlA3OzWEaqPrSGA/uonmU/JQYUITj/n6CQHl92JQ/DQBCC/YItpw57\nSox3OtDxxT1lNNIPmkja4jQl+bjRYcaD+OvknK1p/dh+oejJRe6ZsCJAhRQSsRSI\nyRoKGFCA9xEl5+HUluf8GwKwaLkbz1/TvJTxJPv8iIFfcei59ZIOPGEewRc7OSc2\nzRn4hFseEO4fxH8PLyklCQlTjpd1IGt4Jx04rqP9KhC1y2UAQqGKd0/q70zlvM2K\niqbZVKdtBN8V2s06nk1HjVtEhuP57BUy31ZpQuCpG0ngR8QEKIdfxIpbqknHdeGY\n0AA628ECgYEA9lQifA2xgRhqui2UmDMsLznjHCnkCr3W3JBiuYYNSxoPq560XLvy\nmSoDTek+pb5PR47OTmtMy+B94CM+HNcyL/X8PabKuOYkk3WfCHQ0AyzUaJHLBVZI\nYvkWjQoHPuG4SMKx139sdf0QkBIvmQjWNTp+5rK7I2mH9DSmOzYh5mcCgYEA7goP\n+BIYYZvvUh4BOqBtEAOmsIOIb/UDH5+29XQgtQZlkrLNHK27uv9UfS09bj66XO6v\n4qn3Pwy5b5e4WSTG8U90iVa4Mkk/I+JvsPZl+wOR8jZPYQVbw+BW6YNMe2lZ+scY\ni8z7JJ2C6vema9Z1EBsOKRD+tjodBoMx2f042KkCgYBLye8iRARNN/n+dm+1tGjv\nztu1mp3zQB2Pl00Iz9nfNZGEuDu+HIWz4l1J523DCR7TYXjQX+ss/1E7WRyPOxbR\n8tk9Dshow0aVqCbaLwahw3VHBzRz2+xBp2ns0x0Pl9tfZ6fYKfhxBP/HlBDZAQMH\nNYw95tf1OU7/MAPFTA56GQKBgQDM+7VMtqhwRcwNNvFv/v5sL/i3QE2Zu6/455yy\nOlKAEQYfEgI3lBR5r66eLPsdmL77kD++PQdBMD/vrQN/IICBBR8htZ/hDdplmHT+\nOvEO+8AOiF5K+kZPozy00fBmxg5KOnEU0mvi2BEJLkIN0xvzxpinHI97dQfRt+CS\nC9GMIQKBgQDZQCQILHLCA2ZdQKBFPcMnq1Djunzpfum8Ez0obBocjqft68g/9Ulv\nEb/C1540g5LWKGhyNPiIqTjhdVClb4vijyNmsuNB7bggBekclCuHsZ7RmoSLJfV4\n9Xuli3c3wLHVJH4HFSCw717GjGe55XJ3KNoyHP51SZzHp/l7M5k5dQ==\n-----END RSA PRIVATE KEY-----\n";
+    const RSA_PUBOUT: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA5Qvmtk6DnCpJk/WWf9EYotnTPBveb3VuwDb8bG3og/VSEuSIxh2uWrn98vhQ3b6O9kyIRnSw+6KXXWWVhrvIB6uklqGXVw8WvutpLrokSsxTY28iYXxq+0dC5ffYAFHBZVC6UKsav3No9ahtvvo9ws6GLAIV7O+vex3mmv/7s9P7xpUMwtnRt0A+uim8q3+cHRcQK/iYHRlIOTzgdoNmeHzmBTeGZu4il9BCTVWUIbLvVLo9HfEatc6ArSLmsxTg5PGLUEgQw3ekPwV6DkykTtWDc8LzLubZ92j4D36DXFgQG4Y0f7aTsLy3yEDC2mE4Lw/43TTJAJE1Ag8wiFAB/wIDAQAB";
+
+    #[test]
+    fn the_dns_record_of_an_rsa_key_is_what_openssl_publishes() {
+        let d = Dkim::new("Venue.test", "hb", RSA_PEM).unwrap();
+        let (name, value) = d.dns_record();
+        assert_eq!(name, "hb._domainkey.venue.test");
+        assert_eq!(value, format!("v=DKIM1; k=rsa; p={RSA_PUBOUT}"));
     }
 }

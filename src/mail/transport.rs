@@ -124,6 +124,11 @@ impl Transport {
         }
     }
 
+    /// The DNS record that publishes the DKIM public key (name, TXT value), when mail is signed.
+    pub fn dkim_record(&self) -> Option<(String, String)> {
+        self.dkim.as_ref().map(|d| d.dns_record())
+    }
+
     /// Each way out with the outcome of a connection to it: relays are connected to (nothing
     /// is sent), the Maildir outbox is made if missing and checked for being writable.
     pub async fn check(&self) -> Vec<(String, Result<(), String>)> {

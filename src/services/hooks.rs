@@ -274,20 +274,21 @@ async fn authorised(app: &App, h: &HookRow, presented: &str, ip: IpAddr) -> Serv
     Ok(false)
 }
 
-/// Handles one call of `POST /hooks/{id}`. An unknown hook and a wrong token look the same.
-pub async fn receive(
-    app: &App,
-    id: &str,
-    presented: &str,
-    ip: IpAddr,
-    body: &[u8],
-) -> ServiceResult<Received> {
-    let Some(h) = found(app.store.hook_by_public_id(id).await)? else {
-        return Err(ServiceError::Unauthorized);
-    };
-    if !authorised(app, &h, presented, ip).await? {
-        return Err(ServiceError::Unauthorized);
-    }
+/// What one payload of a hook writes, read and checked; nothing is written yet.
+struct Read {
+    row: crate::domain::import::Row,
+    match_on: MatchOn,
+    columns: Vec<crate::domain::import::Column>,
+    records: Vec<ChunkRecord>,
+    /// The collection key of each record.
+    collections: Vec<String>,
+    start: Option<(i64, i64, bool)>,
+    fields_json: Vec<String>,
+    automation: Option<String>,
+}
+
+/// Reads a payload through the hook's mapping; every bad value is an error naming its pointer.
+async fn read(app: &App, h: &HookRow, body: &[u8]) -> ServiceResult<Read> {
     let payload: &Value = &serde_json::from_slice(body).map_err(|e| {
         ValidationError::single("", "malformed_json", format!("the body is not JSON: {e}"))
     })?;
@@ -344,6 +345,7 @@ pub async fn receive(
     };
     // Records.
     let mut records = Vec::new();
+    let mut collections = Vec::new();
     for m in &mapping.records {
         let c = super::collections::collection(app, h.org_id, &m.collection).await?;
         let data = match record_data(payload, &m.fields) {
@@ -381,6 +383,7 @@ pub async fn receive(
                         format!("there is no product '{p}'"),
                     ));
                 }
+                collections.push(c.key.clone());
                 records.push(ChunkRecord {
                     row: 0,
                     collection_id: c.id,
@@ -420,6 +423,83 @@ pub async fn receive(
     let (Some(row), true) = (row, errors.is_empty()) else {
         return Err(ValidationError(errors).into());
     };
+    Ok(Read {
+        row,
+        match_on,
+        columns,
+        records,
+        collections,
+        start,
+        fields_json,
+        automation: mapping.automation.map(|a| a.code),
+    })
+}
+
+/// What a test payload would write through a hook, shown to its admin; nothing is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct HookTest {
+    pub email: Option<String>,
+    pub external_id: Option<String>,
+    /// (contact field, value; empty clears)
+    pub fields: Vec<(String, String)>,
+    pub attributes: String,
+    pub tags: Vec<String>,
+    /// (collection, primary key, record as JSON)
+    pub records: Vec<(String, String, String)>,
+    pub automation: Option<String>,
+    pub automation_fields: String,
+}
+
+/// Reads `body` through the hook's mapping as a call would, and writes nothing.
+pub async fn test(app: &App, p: &Principal, id: &str, body: &[u8]) -> ServiceResult<HookTest> {
+    p.require(Scope::Admin)?;
+    let h = own(app, p, id).await?;
+    let r = read(app, &h, body).await?;
+    Ok(HookTest {
+        email: r.row.email,
+        external_id: r.row.external_id,
+        fields: r
+            .row
+            .fields
+            .into_iter()
+            .map(|(f, v)| (f.to_string(), v.unwrap_or_default()))
+            .collect(),
+        attributes: Value::Object(r.row.attributes).to_string(),
+        tags: r.row.tags,
+        records: r
+            .collections
+            .into_iter()
+            .zip(r.records)
+            .map(|(c, rec)| (c, rec.key, rec.data))
+            .collect(),
+        automation: r.automation,
+        automation_fields: r.fields_json.into_iter().next().unwrap_or_default(),
+    })
+}
+
+/// Handles one call of `POST /hooks/{id}`. An unknown hook and a wrong token look the same.
+pub async fn receive(
+    app: &App,
+    id: &str,
+    presented: &str,
+    ip: IpAddr,
+    body: &[u8],
+) -> ServiceResult<Received> {
+    let Some(h) = found(app.store.hook_by_public_id(id).await)? else {
+        return Err(ServiceError::Unauthorized);
+    };
+    if !authorised(app, &h, presented, ip).await? {
+        return Err(ServiceError::Unauthorized);
+    }
+    let Read {
+        row,
+        match_on,
+        columns,
+        records,
+        start,
+        fields_json,
+        ..
+    } = read(app, &h, body).await?;
     let text_columns: Vec<(&'static str, bool)> =
         row.fields.iter().map(|(c, _)| (*c, false)).collect();
     let rows = [row];

@@ -43,7 +43,9 @@ pub struct MailingInput {
     pub segment: Option<Value>,
     /// Key of a layout template the HTML is put into.
     pub layout: Option<String>,
+    /// Count opens (absent: the organisation's default, Settings → Tracking; on unless changed).
     pub track_opens: Option<bool>,
+    /// Count clicks (absent: the organisation's default).
     pub track_clicks: Option<bool>,
     /// A note for the marketers (at most 500 characters).
     pub description: Option<String>,
@@ -264,8 +266,8 @@ async fn validate(
         text: input.text.clone().filter(|t| !t.trim().is_empty()),
         layout_id,
         segment,
-        track_opens: input.track_opens.unwrap_or(true),
-        track_clicks: input.track_clicks.unwrap_or(true),
+        track_opens: input.track_opens.unwrap_or(org.track_opens),
+        track_clicks: input.track_clicks.unwrap_or(org.track_clicks),
         description: description.flatten(),
         owner: owner.flatten(),
         list_ids,
@@ -482,16 +484,14 @@ pub(crate) fn sample_contact(org_id: i64, email: &str) -> ContactRow {
     }
 }
 
-/// The mail as one contact (by id or address; a stand-in when neither) would get it.
-pub async fn preview(
+/// The contact a preview is for: by id or address, a stand-in when neither.
+async fn preview_contact(
     app: &App,
     org_id: i64,
-    id: i64,
     contact_id: Option<i64>,
     email: Option<&str>,
-) -> ServiceResult<Rendered> {
-    let m = get(app, org_id, id).await?;
-    let contact = match (contact_id, email) {
+) -> ServiceResult<ContactRow> {
+    Ok(match (contact_id, email) {
         (Some(c), _) => app
             .store
             .contact_by_id(org_id, c)
@@ -505,11 +505,107 @@ pub async fn preview(
                 .or_not_found("contact")?
         }
         (None, None) => sample_contact(org_id, "alex@example.com"),
-    };
-    let p = prepare(app, &m).await?;
-    let records = p.records(app, &contact).await?;
-    p.render(&contact, &records, 0, false)
+    })
+}
+
+/// Renders a mailing row (saved, or a draft not saved yet) for one contact, as sent.
+async fn render_for(app: &App, m: &MailingRow, contact: &ContactRow) -> ServiceResult<Rendered> {
+    let p = prepare(app, m).await?;
+    let records = p.records(app, contact).await?;
+    p.render(contact, &records, 0, false)
         .map_err(|e| ValidationError::single("html", "render_failed", e).into())
+}
+
+/// The mail as one contact (by id or address; a stand-in when neither) would get it.
+pub async fn preview(
+    app: &App,
+    org_id: i64,
+    id: i64,
+    contact_id: Option<i64>,
+    email: Option<&str>,
+) -> ServiceResult<Rendered> {
+    let m = get(app, org_id, id).await?;
+    let contact = preview_contact(app, org_id, contact_id, email).await?;
+    render_for(app, &m, &contact).await
+}
+
+/// Content being edited, not saved: what the editor's live preview renders.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub subject: String,
+    pub html: String,
+    pub text: Option<String>,
+    /// The key of a layout to put the HTML in.
+    pub layout: Option<String>,
+}
+
+/// A draft as one contact would get it; a template error is a validation error with its
+/// line and column, as saving would report it. Nothing is written.
+pub async fn preview_draft(
+    app: &App,
+    org_id: i64,
+    draft: &Draft,
+    email: Option<&str>,
+) -> ServiceResult<Rendered> {
+    let mut c = Collector::default();
+    for (part, src) in [
+        ("subject", Some(draft.subject.as_str())),
+        ("html", Some(draft.html.as_str())),
+        ("text", draft.text.as_deref()),
+    ] {
+        if let Some(src) = src.filter(|s| s.len() <= MAX_HTML) {
+            if let Err(e) = template::check(part, src) {
+                c.push(FieldError::new(part, "template_syntax", e.located()));
+            }
+        } else if src.is_some() {
+            c.push(FieldError::new(part, "too_long", "at most 512 KiB"));
+        }
+    }
+    let layout_id = match draft.layout.as_deref().filter(|l| !l.is_empty()) {
+        Some(key) => match super::found(app.store.template_by_key(org_id, key).await)? {
+            Some(t) if t.kind == "layout" => Some(t.id),
+            _ => {
+                c.push(FieldError::new(
+                    "layout",
+                    "unknown_layout",
+                    "there is no layout with this key",
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    c.finish()?;
+    let contact = preview_contact(app, org_id, None, email).await?;
+    let now = app.now();
+    let m = MailingRow {
+        org_id,
+        id: 0,
+        name: String::new(),
+        subject: draft.subject.clone(),
+        from_name: None,
+        from_email: String::new(),
+        reply_to: None,
+        html: draft.html.clone(),
+        text: draft.text.clone().filter(|t| !t.trim().is_empty()),
+        layout_id,
+        segment: None,
+        track_opens: false,
+        track_clicks: false,
+        description: None,
+        owner: None,
+        status: MailingStatus::Draft.as_str().into(),
+        scheduled_at: None,
+        held_at: None,
+        started_at: None,
+        finished_at: None,
+        plan_cursor: 0,
+        planned: false,
+        source: "preview".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    render_for(app, &m, &contact).await
 }
 
 /// Sends the mailing now to up to ten named addresses, marked as a test and counted nowhere.

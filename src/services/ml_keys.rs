@@ -178,6 +178,20 @@ pub async fn create(
     Ok((key, view(app, &row).await?))
 }
 
+/// Replaces a key by a new one with the same rights, allowlist and accounts; the old key
+/// stops working at once. Returns the new key (shown once) and its view.
+pub async fn rotate(app: &App, org_id: Option<i64>, id: i64) -> ServiceResult<(String, KeyView)> {
+    get(app, org_id, id).await?;
+    let key = uuid::Uuid::new_v4().hyphenated().to_string();
+    let row = app
+        .store
+        .rotate_ml_key(id, &hash_token(&key), &key[..8], app.now())
+        .await
+        .or_not_found("key")?;
+    tracing::info!(old = id, new = row.id, "MailingLijst key rotated");
+    Ok((key, view(app, &row).await?))
+}
+
 /// A key of the member `org_id` (None: any member, for the server's CLI).
 pub async fn get(app: &App, org_id: Option<i64>, id: i64) -> ServiceResult<MlKeyRow> {
     let key = app.store.ml_key(id).await.or_not_found("key")?;

@@ -58,3 +58,11 @@ pub async fn set_sender(
         .await?;
     org_by_slug(app, slug).await
 }
+
+/// Sets whether new mailings count opens and clicks unless they say otherwise.
+pub async fn set_tracking(app: &App, slug: &str, opens: bool, clicks: bool) -> ServiceResult<Org> {
+    let org = org_by_slug(app, slug).await?;
+    app.store.set_org_tracking(org.id, opens, clicks).await?;
+    tracing::info!(org = org.id, opens, clicks, "tracking defaults changed");
+    org_by_slug(app, slug).await
+}

@@ -154,6 +154,50 @@ impl Store {
         Ok(row)
     }
 
+    /// Replaces a key in force by a new one with the same rights, allowlist and accounts, and
+    /// revokes the old one, in one transaction. NotFound when the key is revoked already.
+    pub async fn rotate_ml_key(
+        &self,
+        id: i64,
+        key_hash: &str,
+        display_prefix: &str,
+        now: i64,
+    ) -> StoreResult<MlKeyRow> {
+        let row = write_tx!(self, |tx| {
+            let revoked = sqlx::query(
+                "UPDATE ml_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if revoked.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let row: MlKeyRow = sqlx::query_as(super::safe!(
+                "INSERT INTO ml_keys (org_id, key_hash, display_prefix, actions, allowed_ips, any_ip, created_at) \
+                 SELECT org_id, $2, $3, actions, allowed_ips, any_ip, $4 FROM ml_keys WHERE id = $1 \
+                 RETURNING {KEY_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(key_hash)
+            .bind(display_prefix)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO ml_key_accounts (key_id, account, org_id) \
+                 SELECT $2, account, org_id FROM ml_key_accounts WHERE key_id = $1",
+            )
+            .bind(id)
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+            row
+        });
+        Ok(row)
+    }
+
     pub async fn ml_key_by_hash(&self, key_hash: &str) -> StoreResult<MlKeyRow> {
         on_read!(self, |p| Ok(sqlx::query_as(super::safe!(
             "SELECT {KEY_COLUMNS} FROM ml_keys WHERE key_hash = $1"

@@ -14,10 +14,13 @@ pub struct Org {
     pub sender_name: Option<String>,
     /// A sandbox organisation's mail never leaves the machine (it goes to the outbox).
     pub sandbox: bool,
+    /// Whether a new mailing counts opens and clicks unless it says otherwise.
+    pub track_opens: bool,
+    pub track_clicks: bool,
 }
 
 const COLUMNS: &str =
-    "id, slug, name, default_language, created_at, sender_email, sender_name, sandbox";
+    "id, slug, name, default_language, created_at, sender_email, sender_name, sandbox, track_opens, track_clicks";
 
 impl Store {
     /// Creates an organisation together with the head of its consent ledger.
@@ -62,6 +65,26 @@ impl Store {
             .bind(org_id)
             .bind(email)
             .bind(name)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Sets whether new mailings count opens and clicks by default.
+    pub async fn set_org_tracking(
+        &self,
+        org_id: i64,
+        opens: bool,
+        clicks: bool,
+    ) -> StoreResult<()> {
+        on_write!(self, |p| {
+            sqlx::query(
+                "UPDATE organizations SET track_opens = $2, track_clicks = $3 WHERE id = $1",
+            )
+            .bind(org_id)
+            .bind(opens)
+            .bind(clicks)
             .execute(p)
             .await?;
         });

@@ -2,6 +2,7 @@
 //! a manual clock, and a real SMTP server over TCP.
 #![allow(dead_code)]
 
+pub mod admin_browser;
 pub mod automation_env;
 pub mod http_sink;
 pub mod smtp_sink;

@@ -76,6 +76,16 @@ impl Ui {
         }
     }
 
+    /// A stored code (a partner kind, a status) in the user's language, when it is one of the
+    /// words we translate; as it is otherwise.
+    pub fn term<'a>(&self, code: &'a str) -> &'a str {
+        if self.lang == "nl" {
+            DUTCH.get(code).copied().unwrap_or(code)
+        } else {
+            code
+        }
+    }
+
     /// A moment (unix milliseconds) in the user's time zone, to the minute.
     pub fn time(&self, ms: &i64) -> String {
         match self.tz.timestamp_millis_opt(*ms).single() {
@@ -162,6 +172,12 @@ const NOTICES: &[(&str, &str)] = &[
     ("stopped", "Stopped."),
     ("imported", "The import has started."),
     ("removed", "The user is removed and signed out."),
+    ("deleted", "Deleted."),
+    (
+        "revoked_key",
+        "The key is revoked: it stops working at once.",
+    ),
+    ("ran", "The export ran: its file is in the list below."),
 ];
 
 static DUTCH: LazyLock<HashMap<&'static str, &'static str>> =
@@ -199,6 +215,24 @@ mod tests {
             .chain(super::super::contacts::EDITABLE)
             .chain(super::super::imports::FIELDS)
             .chain(super::super::segment_form::OPS);
+        // Stored codes shown through `term`.
+        let terms = [
+            "contacts",
+            "activity",
+            "running",
+            "done",
+            "failed",
+            "layout",
+            "transactional",
+        ];
+        missing.extend(
+            super::super::partners::KINDS
+                .iter()
+                .chain(&super::super::schedule_form::EVERY)
+                .chain(&terms)
+                .filter(|k| !DUTCH.contains_key(*k))
+                .map(|k| k.to_string()),
+        );
         for (_, en) in labels {
             if !DUTCH.contains_key(en) {
                 missing.push(en.to_string());

@@ -6,6 +6,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::charts;
@@ -73,6 +74,8 @@ struct NewPage {
     seg_fields: &'static [&'static str],
     seg_ops: &'static [(&'static str, &'static str)],
     editing: Option<i64>,
+    /// The organisation's layouts: (key, name).
+    layouts: Vec<(String, String)>,
 }
 
 const STARTER_HTML: &str = "<h1>Hello {{ contact.first_name }}</h1>\n<p>…</p>\n<p><a href=\"https://example.org/agenda\">See the agenda</a></p>\n<p><a href=\"{{ links.unsubscribe }}\">Unsubscribe</a> · <a href=\"{{ links.preferences }}\">Preferences</a></p>\n";
@@ -96,14 +99,32 @@ async fn new_page(
             seg_fields: segment_form::FIELDS,
             seg_ops: segment_form::OPS,
             editing,
+            layouts: crate::services::templates::all(app, admin.org_id())
+                .await?
+                .into_iter()
+                .filter(|t| t.kind == "layout")
+                .map(|t| (t.key, t.name))
+                .collect(),
         },
     ))
 }
 
 pub async fn new(State(app): State<App>, admin: Admin) -> AdminResult {
-    let starter = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("html", STARTER_HTML)
-        .finish();
+    // Opens and clicks are counted as the organisation's tracking settings say.
+    let org = crate::services::orgs::org_by_slug(&app, &admin.session.org_slug).await?;
+    let starter = {
+        let mut f = url::form_urlencoded::Serializer::new(String::new());
+        f.append_pair("html", STARTER_HTML);
+        for (name, on) in [
+            ("track_opens", org.track_opens),
+            ("track_clicks", org.track_clicks),
+        ] {
+            if on {
+                f.append_pair(name, "on");
+            }
+        }
+        f.finish()
+    };
     new_page(
         &app,
         &admin,
@@ -132,7 +153,7 @@ fn input_from(f: &Form) -> MailingInput {
         text: f.opt("text").map(String::from),
         lists: b.lists.clone(),
         segment,
-        layout: None,
+        layout: f.opt("layout").map(String::from),
         track_opens: Some(f.checked("track_opens")),
         track_clicks: Some(f.checked("track_clicks")),
         description: f.opt("description").map(String::from),
@@ -161,6 +182,7 @@ pub async fn edit(State(app): State<App>, admin: Admin, Path(id): Path<i64>) -> 
         ("from_email".into(), m.from_email.clone()),
         ("html".into(), m.html.clone()),
         ("text".into(), m.text.clone().unwrap_or_default()),
+        ("layout".into(), m.layout.clone().unwrap_or_default()),
     ];
     for (name, on) in [
         ("track_opens", m.track_opens),
@@ -447,4 +469,48 @@ pub async fn stats(State(app): State<App>, admin: Admin, Path(id): Path<i64>) ->
         chart,
         hours,
     }))
+}
+
+/// The editor's live preview: the content being edited (not saved) as the chosen contact
+/// would get it, for the preview frame. Template errors are shown in the frame.
+pub async fn live_preview(State(app): State<App>, p: Posted) -> AdminResult<Response> {
+    let f = &p.form;
+    // A layout is shown with an example mailing in its slot.
+    let mut html = f.get("html").to_string();
+    if f.get("kind") == "layout" {
+        let example = format!(
+            "<p>{}</p>",
+            p.admin
+                .ui("mailings")
+                .tr("The mailing's content goes here.")
+        );
+        html = html.replace(crate::mail::content::LAYOUT_SLOT, &example);
+    }
+    let draft = mailings::Draft {
+        subject: f.get("subject").to_string(),
+        html,
+        text: f.opt("text").map(String::from),
+        layout: f.opt("layout").map(String::from),
+    };
+    let ui = p.admin.ui("mailings");
+    let body =
+        match mailings::preview_draft(&app, p.admin.org_id(), &draft, f.opt("preview_contact"))
+            .await
+        {
+            Ok(r) => r.html,
+            Err(ServiceError::NotFound(_)) => {
+                format!("<p>{}</p>", ui.tr("No contact with this address."))
+            }
+            Err(e) => {
+                let lines: String = field_errors(e)?
+                    .iter()
+                    .map(|m| format!("<li>{}</li>", super::escape(m)))
+                    .collect();
+                format!(
+                    "<p><strong>{}</strong></p><ul>{lines}</ul>",
+                    ui.tr("Please correct:")
+                )
+            }
+        };
+    Ok(sandboxed(body))
 }

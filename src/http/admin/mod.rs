@@ -9,17 +9,25 @@ mod charts;
 mod contacts;
 mod dashboard;
 mod error;
+mod exports;
 mod form;
+mod hooks;
 mod i18n;
 mod i18n_nl;
 mod imports;
+mod link_param;
 mod login;
+mod mail_templates;
 mod mailings;
+mod ml_keys;
 mod optins;
+mod partners;
+mod schedule_form;
 mod segment_form;
 mod segments;
 mod session;
 mod settings;
+mod sources;
 mod tokens;
 mod users;
 
@@ -76,6 +84,16 @@ pub fn router() -> Router<App> {
             "/admin/mailings",
             get(mailings::index).post(mailings::create),
         )
+        .route("/admin/preview", post(mailings::live_preview))
+        .route(
+            "/admin/templates",
+            get(mail_templates::index).post(mail_templates::create),
+        )
+        .route("/admin/templates/new", get(mail_templates::new))
+        .route(
+            "/admin/templates/{key}",
+            get(mail_templates::show).post(mail_templates::update),
+        )
         .route("/admin/mailings/new", get(mailings::new))
         .route("/admin/mailings/{id}", get(mailings::show))
         .route("/admin/mailings/{id}/preview", get(mailings::preview))
@@ -117,12 +135,76 @@ pub fn router() -> Router<App> {
         )
         .route("/admin/imports/{id}", get(imports::show))
         .route("/admin/imports/{id}/errors.csv", get(imports::error_report))
+        .route(
+            "/admin/partners",
+            get(partners::index).post(partners::create_partner),
+        )
+        .route(
+            "/admin/partners/{key}",
+            get(partners::show_partner).post(partners::update_partner),
+        )
+        .route("/admin/points-of-sale", post(partners::create_pos))
+        .route(
+            "/admin/points-of-sale/{key}",
+            get(partners::show_pos).post(partners::update_pos),
+        )
+        .route(
+            "/admin/points-of-sale/{key}/widget",
+            get(partners::widget_example),
+        )
+        .route("/admin/products", post(partners::save_product))
+        .route(
+            "/admin/products/{id}/delete",
+            post(partners::delete_product),
+        )
+        .route("/admin/sources", get(sources::index).post(sources::create))
+        .route(
+            "/admin/sources/{key}",
+            get(sources::show).post(sources::update),
+        )
+        .route("/admin/sources/{key}/check", post(sources::check))
+        .route("/admin/sources/{key}/run", post(sources::run))
+        .route("/admin/sources/{key}/delete", post(sources::delete))
+        .route("/admin/exports", get(exports::index).post(exports::create))
+        .route(
+            "/admin/exports/{id}",
+            get(exports::show).post(exports::update),
+        )
+        .route("/admin/exports/{id}/run", post(exports::run))
+        .route("/admin/exports/{id}/delete", post(exports::delete))
+        .route("/admin/exports/runs/{run}/file", get(exports::download))
+        .route("/admin/hooks", get(hooks::index).post(hooks::create))
+        .route("/admin/hooks/{id}", get(hooks::show).post(hooks::update))
+        .route("/admin/hooks/{id}/rotate", post(hooks::rotate))
+        .route("/admin/hooks/{id}/test", post(hooks::test))
+        .route("/admin/hooks/{id}/delete", post(hooks::delete))
         .route("/admin/tokens", get(tokens::index).post(tokens::create))
         .route("/admin/tokens/{id}/rotate", post(tokens::rotate))
         .route("/admin/tokens/{id}/revoke", post(tokens::revoke))
         .route("/admin/settings", get(settings::show))
         .route("/admin/settings/sender", post(settings::save_sender))
         .route("/admin/settings/mail-test", post(settings::test_mail))
+        .route("/admin/settings/tracking", post(settings::save_tracking))
+        .route(
+            "/admin/settings/link-parameter",
+            get(link_param::show).post(link_param::save),
+        )
+        .route(
+            "/admin/settings/link-parameter/delete",
+            post(link_param::delete),
+        )
+        .route(
+            "/admin/settings/mailinglijst",
+            get(ml_keys::index).post(ml_keys::create),
+        )
+        .route(
+            "/admin/settings/mailinglijst/{id}/rotate",
+            post(ml_keys::rotate),
+        )
+        .route(
+            "/admin/settings/mailinglijst/{id}/revoke",
+            post(ml_keys::revoke),
+        )
         .route("/admin/users", get(users::index).post(users::create))
         .route("/admin/users/{id}/role", post(users::set_role))
         .route("/admin/users/{id}/remove", post(users::remove))
@@ -183,6 +265,14 @@ fn sandboxed(html: String) -> Response {
         HeaderValue::from_static("SAMEORIGIN"),
     );
     res
+}
+
+/// Text for HTML built outside a template (the preview frames' notes).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A page as a 200 response.

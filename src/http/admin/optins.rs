@@ -12,7 +12,9 @@ use super::error::{AdminError, AdminResult};
 use super::form::Form;
 use super::i18n::Ui;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, form_status, render, render_status, sandboxed, NoticeQuery};
+use super::{
+    done, escape, field_errors, form_status, render, render_status, sandboxed, NoticeQuery,
+};
 use crate::app::App;
 use crate::domain::Language;
 use crate::services::dashboard::{self, ListAudience};
@@ -20,7 +22,7 @@ use crate::services::lists::{self, CreateList, ListView, TemplateOverride};
 use crate::services::optin_mail;
 
 /// The languages an opt-in has texts in, with their names.
-const LANGUAGES: [(&str, &str); 4] = [
+pub(super) const LANGUAGES: [(&str, &str); 4] = [
     ("nl", "Nederlands"),
     ("en", "English"),
     ("de", "Deutsch"),
@@ -253,6 +255,6 @@ pub async fn mail_preview(
     let (subject, html) = optin_mail::preview(&app, admin.org_id(), &key, &kind, language).await?;
     Ok(sandboxed(format!(
         "<p><strong>{}</strong></p>{html}",
-        subject.replace('&', "&amp;").replace('<', "&lt;")
+        escape(&subject)
     )))
 }

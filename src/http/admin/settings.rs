@@ -21,6 +21,7 @@ struct SettingsPage {
     org: Org,
     public_url: String,
     transport: String,
+    /// The DKIM record to publish: (name, TXT value).
     dkim: Option<(String, String)>,
     checks: Vec<(String, Result<(), String>)>,
 }
@@ -41,7 +42,7 @@ async fn page(
             org: orgs::org_by_slug(app, &admin.session.org_slug).await?,
             public_url: c.public_url(),
             transport: app.transport.describe(),
-            dkim: c.dkim_domain.clone().map(|d| (d, c.dkim_selector.clone())),
+            dkim: app.transport.dkim_record(),
             checks,
         },
     ))
@@ -72,6 +73,19 @@ pub async fn save_sender(State(app): State<App>, p: Posted) -> AdminResult {
             page(&app, &p.admin, errors, Vec::new(), None).await
         }
     }
+}
+
+/// Whether new mailings count opens and clicks unless they say otherwise.
+pub async fn save_tracking(State(app): State<App>, p: Posted) -> AdminResult {
+    p.admin.require_admin()?;
+    orgs::set_tracking(
+        &app,
+        &p.admin.session.org_slug,
+        p.form.checked("track_opens"),
+        p.form.checked("track_clicks"),
+    )
+    .await?;
+    done("/admin/settings", "saved")
 }
 
 /// Connects to every relay (nothing is sent) and shows the outcome.

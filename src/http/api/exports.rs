@@ -1,18 +1,15 @@
 //! `/api/v1/exports`: export definitions (scope admin to define, exports:read to list, run
 //! and download), their runs, and the files of download runs.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use tokio::io::AsyncReadExt;
 
 use crate::app::App;
 use crate::http::auth::Auth;
 use crate::http::error::{ApiError, ApiJson, ApiPath};
 use crate::services::exports::{self, ExportInput, ExportView, RunView};
-use crate::services::ServiceError;
 
 #[utoipa::path(get, path = "/api/v1/exports", tag = "exports", security(("bearer" = [])),
     responses((status = 200, body = Vec<ExportView>)))]
@@ -99,35 +96,5 @@ pub async fn file(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let (path, name) = exports::download(&app, &p, id).await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|_| ApiError::from(ServiceError::NotFound("download")))?;
-    let stream = futures_util::stream::unfold(file, |mut f| async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(buf), f))
-            }
-            Err(e) => Some((Err(e), f)),
-        }
-    });
-    let content_type = if name.ends_with(".jsonl") {
-        "application/x-ndjson"
-    } else {
-        "text/csv; charset=utf-8"
-    };
-    let safe_name: String = name
-        .chars()
-        .map(|c| if c == '"' || c.is_control() { '_' } else { c })
-        .collect();
-    Response::builder()
-        .header(header::CONTENT_TYPE, content_type)
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{safe_name}\""),
-        )
-        .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::from(ServiceError::Internal(e.to_string())))
+    Ok(crate::http::download::file(&path, &name).await?)
 }

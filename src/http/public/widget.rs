@@ -151,3 +151,33 @@ pub async fn submit(
         Err(e) => failed(e),
     }
 }
+
+/// The widget as a buyer would see it for `offers`, for the admin's example order: sandboxed
+/// (nothing can be submitted) and framed by the admin pages only.
+pub fn example(
+    place: &WidgetPlace,
+    theme: &std::collections::BTreeMap<String, String>,
+    optins: &[Offer],
+) -> Response {
+    let html = form(place.lang, "#", optins);
+    let mut res = widget_page(
+        StatusCode::OK,
+        place,
+        theme,
+        Some(html),
+        Key::WidgetTitle,
+        Key::WidgetIntro,
+    );
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
+        ),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
+    res
+}

@@ -25,3 +25,17 @@ for (const form of document.querySelectorAll("form[data-count-url]")) {
   form.addEventListener("input", update);
   form.addEventListener("change", update);
 }
+// Live preview: forms with data-live-preview submit their content to the preview frame
+// (through their Preview button) a moment after each change, and once when the page opens.
+for (const form of document.querySelectorAll("form[data-live-preview]")) {
+  const button = form.querySelector("[data-preview-button]");
+  if (!button || !form.requestSubmit) continue;
+  let timer;
+  const refresh = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => form.requestSubmit(button), 500);
+  };
+  form.addEventListener("input", refresh);
+  form.addEventListener("change", refresh);
+  form.requestSubmit(button);
+}
