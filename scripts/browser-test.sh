@@ -62,7 +62,7 @@ done
 
 export BASE_URL="http://127.0.0.1:$HTTP_PORT" MAILDIR="$WORK/maildir" \
     ADMIN_EMAIL=admin@paradiso.test ADMIN_PASSWORD MARKETER_EMAIL=marketer@paradiso.test MARKETER_PASSWORD \
-    SCREENSHOTS="${SCREENSHOTS_DIR:-$WORK/screenshots}"
+    SCREENSHOTS="$(realpath -m "${SCREENSHOTS_DIR:-$WORK/screenshots}")"
 if ! (cd tests/browser && node --test --test-concurrency=1 admin.test.mjs); then
     echo "browser-test: FAILED; the server's log:" >&2
     tail -50 "$WORK/server.log" >&2

@@ -138,6 +138,19 @@ test("builds a segment and sees its count", async () => {
   await shot(admin, "segments");
 });
 
+test("the mailing editor previews the content while it is typed", async () => {
+  await admin.goto(`${BASE}/admin/mailings/new`);
+  await admin.getByLabel(/^Content \(HTML\)/).fill("<h1>Hi {{ contact.first_name }}, live</h1>");
+  // The example contact is Alex; the frame follows the typing (JavaScript) …
+  await admin.frameLocator("iframe[name=live-preview]").getByText("Hi Alex, live").waitFor();
+  // … and a template error is shown with its place.
+  await admin.getByLabel(/^Content \(HTML\)/).fill("<h1>Hi {{ contact.first_name </h1>");
+  await admin.frameLocator("iframe[name=live-preview]").getByText(/line 1/).waitFor();
+  await admin.getByLabel(/^Content \(HTML\)/).fill("<h1>Hi {{ contact.first_name }}, live</h1>");
+  await admin.frameLocator("iframe[name=live-preview]").getByText("Hi Alex, live").waitFor();
+  await shot(admin, "mailing-editor");
+});
+
 test("creates, test-sends and sends a mailing to the SMTP server", async () => {
   await admin.goto(`${BASE}/admin/mailings/new`);
   await admin.getByLabel(/^Name/).fill("December agenda");
@@ -196,6 +209,52 @@ test("creates and publishes an automation", async () => {
   assert.equal(await admin.locator("h1 .badge").textContent(), "published");
   assert.match(await admin.locator("#code").textContent(), /^[A-Za-z0-9_-]{24}$/);
   await shot(admin, "automation");
+});
+
+test("a point of sale shows the checkout widget of an example order", async () => {
+  await admin.goto(`${BASE}/admin/partners`);
+  await admin.getByText("Add a partner").click();
+  await admin.locator("#p-key").fill("mojo");
+  await admin.locator("#p-name").fill("Mojo Concerts");
+  await admin.getByLabel("Privacy policy (link)").fill("https://mojo.example/privacy");
+  await admin.locator("#p-desc-en").fill("Pop and rock concerts all over the country.");
+  await admin.getByRole("button", { name: "Add partner" }).click();
+  await admin.getByText("Created.").waitFor();
+  // The partner's own opt-in.
+  await admin.goto(`${BASE}/admin/optins/new`);
+  await admin.getByLabel("Key").fill("mojo-news");
+  await admin.locator("#name_en").fill("Mojo news");
+  await admin.locator("#optin_text_en").fill("Yes, Mojo may mail me about their concerts.");
+  await admin.getByLabel(/^Partner/).selectOption("mojo");
+  await admin.getByRole("button", { name: "Create" }).click();
+  await admin.getByText("Created.").waitFor();
+  // A web shop that offers it.
+  await admin.goto(`${BASE}/admin/partners`);
+  await admin.getByText("Add a point of sale").click();
+  await admin.locator("#s-key").fill("web");
+  await admin.locator("#s-name").fill("Web shop");
+  await admin.getByLabel("Offer partner opt-ins at checkout").check();
+  await admin.getByLabel(/Mojo Concerts/).check();
+  await admin.locator("#s-theme-accent").fill("#7c2d12");
+  await admin.getByRole("button", { name: "Add point of sale" }).click();
+  await admin.waitForURL(/\/admin\/points-of-sale\/web/);
+  await admin.getByLabel("Language").selectOption("en");
+  await admin.getByRole("button", { name: "Show" }).click();
+  await admin.getByRole("cell", { name: "Yes, Mojo may mail me about their concerts." }).waitFor();
+  const widget = admin.frameLocator("iframe.preview");
+  await widget.getByText("Yes, Mojo may mail me about their concerts.").waitFor();
+  await shot(admin, "checkout-example");
+});
+
+test("a webhook receiver shows what a test payload would write", async () => {
+  await admin.goto(`${BASE}/admin/hooks`);
+  await admin.getByText("Add a webhook").click();
+  await admin.getByLabel("Name").fill("Ticket shop orders");
+  await admin.getByRole("button", { name: "Add webhook" }).click();
+  assert.match((await admin.locator("#secret").textContent()).trim(), /^hb_hook_/);
+  await admin.getByRole("button", { name: "Test", exact: true }).click();
+  await admin.locator("#test-result").getByText("someone@example.org").waitFor();
+  await shot(admin, "webhook");
 });
 
 test("creates and rotates a token", async () => {

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 
 use super::error::{AdminError, AdminResult};
 use super::form::Form;
@@ -67,6 +66,17 @@ struct NewPage {
     double_opt_in: bool,
     is_default: bool,
     send_welcome: bool,
+    /// The organisation's partners (key, name), and the one chosen.
+    partners: Vec<(String, String)>,
+    partner: String,
+}
+
+async fn partner_choices(app: &App, org_id: i64) -> AdminResult<Vec<(String, String)>> {
+    Ok(crate::services::partners::all(app, org_id)
+        .await?
+        .into_iter()
+        .map(|p| (p.key, p.name))
+        .collect())
 }
 
 fn texts_from(form: Option<&Form>) -> Vec<LangTexts> {
@@ -85,8 +95,8 @@ fn texts_from(form: Option<&Form>) -> Vec<LangTexts> {
         .collect()
 }
 
-pub async fn new(admin: Admin) -> Response {
-    render(NewPage {
+pub async fn new(State(app): State<App>, admin: Admin) -> AdminResult {
+    Ok(render(NewPage {
         ui: admin.ui("optins"),
         errors: Vec::new(),
         key: String::new(),
@@ -94,7 +104,9 @@ pub async fn new(admin: Admin) -> Response {
         double_opt_in: true,
         is_default: false,
         send_welcome: true,
-    })
+        partners: partner_choices(&app, admin.org_id()).await?,
+        partner: String::new(),
+    }))
 }
 
 pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
@@ -116,7 +128,7 @@ pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
         double_opt_in: Some(f.checked("double_opt_in")),
         default: Some(f.checked("default")),
         send_welcome: Some(f.checked("send_welcome")),
-        partner: None,
+        partner: f.opt("partner").map(String::from),
     };
     match lists::create(&app, p.admin.org_id(), &req).await {
         Ok(l) => done(&format!("/admin/optins/{}", l.key), "created"),
@@ -130,6 +142,8 @@ pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
                 double_opt_in: f.checked("double_opt_in"),
                 is_default: f.checked("default"),
                 send_welcome: f.checked("send_welcome"),
+                partners: partner_choices(&app, p.admin.org_id()).await?,
+                partner: f.get("partner").to_string(),
             },
         )),
     }
