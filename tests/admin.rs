@@ -1354,4 +1354,10 @@ async fn settings_page(backend: Backend) {
     assert_eq!(checks.matches("badge active").count(), 1, "{checks}");
     assert_eq!(checks.matches("badge revoked").count(), 1, "{checks}");
     assert!(sink.received().is_empty());
+    // The relay that refused is on the dashboard until it answers again.
+    let (_, page) = b.get("/admin/").await;
+    assert!(
+        page.contains("An SMTP relay refuses connections") && page.contains(&dead.to_string()),
+        "{page}"
+    );
 }

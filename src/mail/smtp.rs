@@ -125,6 +125,8 @@ struct Inner {
     slots: Semaphore,
     idle: Mutex<Vec<(SmtpConn, Instant)>>,
     describe: String,
+    /// Set while the relay refuses connections (greeting, TLS, login): why, and since when.
+    refusing: Mutex<Option<(String, std::time::SystemTime)>>,
 }
 
 /// Idle connections older than this are closed rather than reused.
@@ -190,6 +192,7 @@ impl SmtpRelay {
                 slots: Semaphore::new(pool_size.max(1) as usize),
                 idle: Mutex::new(Vec::new()),
                 describe: format!("smtp relay {}:{} ({:?})", s.host, s.port, s.tls),
+                refusing: Mutex::new(None),
             }),
         })
     }
@@ -201,7 +204,36 @@ impl SmtpRelay {
     /// Connects as a delivery would (greeting, EHLO, TLS, AUTH) and closes again: the check
     /// behind the admin UI's test button. Nothing is sent.
     pub async fn check(&self) -> Result<(), SendError> {
-        SmtpConn::connect(&self.inner.params).await.map(drop)
+        self.connect().await.map(drop)
+    }
+
+    /// A new connection; its outcome tells whether the relay is refusing.
+    async fn connect(&self) -> Result<SmtpConn, SendError> {
+        let outcome = SmtpConn::connect(&self.inner.params).await;
+        let mut refusing = self
+            .inner
+            .refusing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match &outcome {
+            Ok(_) => *refusing = None,
+            Err(e) => {
+                let since = refusing
+                    .as_ref()
+                    .map_or_else(std::time::SystemTime::now, |(_, t)| *t);
+                *refusing = Some((e.to_string(), since));
+            }
+        }
+        outcome
+    }
+
+    /// Why the relay refused the last connection and since when it refuses, while it does.
+    pub fn refusing(&self) -> Option<(String, std::time::SystemTime)> {
+        self.inner
+            .refusing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sends `m`; on success, the relay's answer (e.g. `250 2.0.0 queued as 4F2A`).
@@ -229,7 +261,7 @@ impl SmtpRelay {
         };
         let mut conn = match reused {
             Some(c) => c,
-            None => SmtpConn::connect(&self.inner.params).await?,
+            None => self.connect().await?,
         };
         let sent = tokio::time::timeout(
             self.inner.params.timeout * 4,

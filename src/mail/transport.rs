@@ -124,6 +124,24 @@ impl Transport {
         }
     }
 
+    /// The relays that refuse connections as this node last saw them: (relay, why, since when
+    /// in unix milliseconds).
+    pub fn refusing(&self) -> Vec<(String, String, i64)> {
+        match &*self.way {
+            Way::Relays(relays) => relays
+                .iter()
+                .filter_map(|r| {
+                    let (why, since) = r.smtp.refusing()?;
+                    let ms = since
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
+                    Some((r.smtp.describe().to_string(), why, ms))
+                })
+                .collect(),
+            Way::Maildir(_) => Vec::new(),
+        }
+    }
+
     /// The DNS record that publishes the DKIM public key (name, TXT value), when mail is signed.
     pub fn dkim_record(&self) -> Option<(String, String)> {
         self.dkim.as_ref().map(|d| d.dns_record())

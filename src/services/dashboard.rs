@@ -32,6 +32,12 @@ pub enum Attention {
     HeldMailing { id: i64, name: String },
     /// An import source whose last run failed.
     FailingSource { key: String, error: String },
+    /// An SMTP relay that refuses connections (as this node last saw it), since when (ms).
+    RelayRefusing {
+        relay: String,
+        error: String,
+        since: i64,
+    },
 }
 
 /// Days the dashboard's growth chart shows.
@@ -190,6 +196,13 @@ pub async fn overview(app: &App, org_id: i64) -> ServiceResult<Overview> {
         if let Some(error) = s.last_error {
             attention.push(Attention::FailingSource { key: s.key, error });
         }
+    }
+    for (relay, error, since) in app.transport.refusing() {
+        attention.push(Attention::RelayRefusing {
+            relay,
+            error,
+            since,
+        });
     }
     let automations_running = app
         .store
