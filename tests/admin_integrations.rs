@@ -38,6 +38,15 @@ async fn frame(b: &Browser<'_>, path: &str) -> (StatusCode, String, String) {
     (res.status(), csp, res.text().await.unwrap())
 }
 
+/// The secret a page shows once (`id="secret"`).
+fn secret_in(page: &str) -> String {
+    let after = page
+        .split("id=\"secret\">")
+        .nth(1)
+        .expect("a secret on the page");
+    after.split('<').next().unwrap().to_string()
+}
+
 async fn partners_and_the_checkout_example(backend: Backend) {
     let Some(t) = TestApp::start(backend).await else {
         return;
@@ -485,14 +494,7 @@ async fn settings_keys_and_tracking(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let key = page
-        .split("id=\"secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+    let key = secret_in(&page);
     assert_eq!(key.len(), 64, "{page}");
     let (status, _, _) = b
         .post(
@@ -507,14 +509,7 @@ async fn settings_keys_and_tracking(backend: Backend) {
             &[("name", "hb"), ("fields", "email"), ("rotate_key", "on")],
         )
         .await;
-    let rotated = page
-        .split("id=\"secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+    let rotated = secret_in(&page);
     assert_ne!(rotated, key);
     let (status, _, _) = b.post("/admin/settings/link-parameter/delete", &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -541,14 +536,7 @@ async fn settings_keys_and_tracking(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let first = page
-        .split("id=\"secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+    let first = secret_in(&page);
     assert!(handbill::services::ml_keys::authenticate(&t.app, &first)
         .await
         .unwrap()
@@ -561,14 +549,7 @@ async fn settings_keys_and_tracking(backend: Backend) {
         .post(&format!("/admin/settings/mailinglijst/{id}/rotate"), &[])
         .await;
     assert_eq!(status, StatusCode::OK);
-    let second = page
-        .split("id=\"secret\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_string();
+    let second = secret_in(&page);
     assert!(handbill::services::ml_keys::authenticate(&t.app, &first)
         .await
         .unwrap()

@@ -133,6 +133,31 @@ pub async fn view(app: &App, m: &MailingRow) -> ServiceResult<MailingView> {
     })
 }
 
+/// The id of the layout with key `key` (none when empty); an unknown key is an error in `c`.
+async fn layout_id(
+    app: &App,
+    org_id: i64,
+    key: Option<&str>,
+    c: &mut Collector,
+) -> ServiceResult<Option<i64>> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(
+        match super::found(app.store.template_by_key(org_id, key).await)? {
+            Some(t) if t.kind == "layout" => Some(t.id),
+            _ => {
+                c.push(FieldError::new(
+                    "layout",
+                    "unknown_layout",
+                    "there is no layout with this key",
+                ));
+                None
+            }
+        },
+    )
+}
+
 /// Checks a mailing's input against the organisation's lists, layouts and sender.
 async fn validate(
     app: &App,
@@ -238,20 +263,7 @@ async fn validate(
         Some(Value::Null) | None => None,
         Some(v) => c.take(Segment::parse(v)).map(|_| v.to_string()),
     };
-    let layout_id = match input.layout.as_deref().filter(|s| !s.is_empty()) {
-        Some(key) => match super::found(app.store.template_by_key(org_id, key).await)? {
-            Some(t) if t.kind == "layout" => Some(t.id),
-            _ => {
-                c.push(FieldError::new(
-                    "layout",
-                    "unknown_layout",
-                    "there is no layout with this key",
-                ));
-                None
-            }
-        },
-        None => None,
-    };
+    let layout_id = layout_id(app, org_id, input.layout.as_deref(), &mut c).await?;
     c.finish()?;
     let (Some(name), Some(subject), Some(from_email)) = (name, subject, from_email) else {
         return Err(ValidationError::single("name", "required", "missing").into());
@@ -561,20 +573,7 @@ pub async fn preview_draft(
             c.push(FieldError::new(part, "too_long", "at most 512 KiB"));
         }
     }
-    let layout_id = match draft.layout.as_deref().filter(|l| !l.is_empty()) {
-        Some(key) => match super::found(app.store.template_by_key(org_id, key).await)? {
-            Some(t) if t.kind == "layout" => Some(t.id),
-            _ => {
-                c.push(FieldError::new(
-                    "layout",
-                    "unknown_layout",
-                    "there is no layout with this key",
-                ));
-                None
-            }
-        },
-        None => None,
-    };
+    let layout_id = layout_id(app, org_id, draft.layout.as_deref(), &mut c).await?;
     c.finish()?;
     let contact = preview_contact(app, org_id, None, email).await?;
     let now = app.now();

@@ -23,10 +23,7 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<i64>)]) -> Str
     // Name the picture for assistive technology.
     svg.replacen(
         "<svg ",
-        &format!(
-            "<svg role=\"img\" aria-label=\"{}\" ",
-            title.replace('"', "&quot;").replace('<', "&lt;")
-        ),
+        &format!("<svg role=\"img\" aria-label=\"{}\" ", super::escape(title)),
         1,
     )
 }
@@ -93,7 +90,7 @@ mod tests {
             ],
         );
         assert!(
-            svg.starts_with("<svg role=\"img\" aria-label=\"Opens & clicks\""),
+            svg.starts_with("<svg role=\"img\" aria-label=\"Opens &amp; clicks\""),
             "{}",
             &svg[..80]
         );

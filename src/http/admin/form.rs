@@ -34,6 +34,16 @@ impl Form {
             .collect()
     }
 
+    /// The items of a list typed in one field, separated by commas, spaces or lines
+    /// (addresses and ranges).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .split([',', ' ', '\n', '\r'])
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
     /// True for a ticked checkbox.
     pub fn checked(&self, name: &str) -> bool {
         matches!(self.get(name), "on" | "true" | "1")

@@ -63,12 +63,7 @@ pub async fn index(
 pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
     let f = &p.form;
-    let ips: Vec<String> = f
-        .get("allow_ip")
-        .split([',', ' ', '\n', '\r'])
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
+    let ips = f.list("allow_ip");
     // An unreadable number becomes -1, which the service refuses with its own message.
     let account = f.opt("account").map(|n| n.parse::<i64>().unwrap_or(-1));
     let actions = f.all("actions").join(",");

@@ -85,12 +85,7 @@ pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
     let req = TokenRequest {
         org_slug: p.admin.session.org_slug.clone(),
         scopes: f.all("scopes"),
-        allow_ip: f
-            .get("allow_ip")
-            .split([',', ' ', '\n', '\r'])
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+        allow_ip: f.list("allow_ip"),
         expires_days,
         name: f.opt("name").map(String::from),
         user_email: None,
