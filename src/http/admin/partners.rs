@@ -224,6 +224,8 @@ struct IndexPage {
     partner: PartnerForm,
     pos: PosForm,
     product: ProductForm,
+    /// The form that was posted and shown again with its errors (its section stays open).
+    open: &'static str,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -255,6 +257,7 @@ async fn index_page(
         points: points_of_sale::all(app, org_id).await?,
         products,
         next_after,
+        open: "",
         partner: PartnerForm::of(None),
         pos: PosForm::of(None, &partners),
         product: ProductForm::default(),
@@ -286,7 +289,11 @@ pub async fn create_partner(State(app): State<App>, p: Posted) -> AdminResult {
         Ok(_) => done("/admin/partners", "created"),
         Err(e) => {
             let errors = field_errors(e)?;
-            index_page(&app, &p.admin, "", errors, None, |page| page.partner = form).await
+            index_page(&app, &p.admin, "", errors, None, |page| {
+                page.partner = form;
+                page.open = "partner";
+            })
+            .await
         }
     }
 }
@@ -298,7 +305,11 @@ pub async fn create_pos(State(app): State<App>, p: Posted) -> AdminResult {
         Ok(v) => done(&format!("/admin/points-of-sale/{}", v.key), "created"),
         Err(e) => {
             let errors = field_errors(e)?;
-            index_page(&app, &p.admin, "", errors, None, |page| page.pos = form).await
+            index_page(&app, &p.admin, "", errors, None, |page| {
+                page.pos = form;
+                page.open = "pos";
+            })
+            .await
         }
     }
 }
@@ -318,7 +329,11 @@ pub async fn save_product(State(app): State<App>, p: Posted) -> AdminResult {
                 .into_iter()
                 .map(|m| m.replacen("products[0].", "", 1))
                 .collect();
-            index_page(&app, &p.admin, "", errors, None, |page| page.product = form).await
+            index_page(&app, &p.admin, "", errors, None, |page| {
+                page.product = form;
+                page.open = "product";
+            })
+            .await
         }
     }
 }
