@@ -412,6 +412,31 @@ async fn webhook_receivers(backend: Backend) {
     assert_eq!(res.status(), 404, "nothing was written");
     assert_eq!(e.get("/api/v1/collections/orders").await["records"], 0);
 
+    // The test endpoint reads a payload as a call would and writes nothing.
+    let res = e
+        .post(&format!("/api/v1/hooks/{id}/test"), order.clone())
+        .await;
+    assert_eq!(res.status(), 200);
+    let would: Value = res.json().await.unwrap();
+    assert_eq!(would["email"], "kim@example.org");
+    assert_eq!(would["fields"]["first_name"], "Kim", "{would}");
+    assert_eq!(would["records"][0]["collection"], "orders");
+    assert_eq!(would["records"][0]["key"], "T-1001");
+    assert_eq!(would["automation"], code.as_str());
+    let mut bad = order.clone();
+    bad["event"]["date"] = json!("14 February");
+    let res = e.post(&format!("/api/v1/hooks/{id}/test"), bad).await;
+    assert_eq!(res.status(), 400);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "/event/date", "{problem}");
+    assert_eq!(
+        e.get_as(&e.admin, "/api/v1/contacts?email=kim@example.org")
+            .await
+            .status(),
+        404,
+        "a test writes nothing"
+    );
+
     // One call: the contact, the order and the confirmation mail.
     let res = e.hook_call(&id, &token, order.clone()).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());

@@ -435,26 +435,44 @@ async fn read(app: &App, h: &HookRow, body: &[u8]) -> ServiceResult<Read> {
     })
 }
 
-/// What a test payload would write through a hook, shown to its admin; nothing is written.
-#[derive(Debug, Clone, Serialize)]
+/// What a test payload would write through a hook (`POST /api/v1/hooks/{id}/test`, and the
+/// admin page's *Test payload*); nothing is written.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HookTest {
     pub email: Option<String>,
     pub external_id: Option<String>,
-    /// (contact field, value; empty clears)
-    pub fields: Vec<(String, String)>,
-    pub attributes: String,
+    /// Contact fields it would set ("" clears the field).
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Attributes it would merge.
+    #[schema(value_type = Object)]
+    pub attributes: Value,
     pub tags: Vec<String>,
-    /// (collection, primary key, record as JSON)
-    pub records: Vec<(String, String, String)>,
+    pub records: Vec<TestRecord>,
+    /// The trigger code of the automation it would start.
     pub automation: Option<String>,
-    pub automation_fields: String,
+    /// The automation fields it would start it with.
+    #[schema(value_type = Object)]
+    pub automation_fields: Value,
 }
 
-/// Reads `body` through the hook's mapping as a call would, and writes nothing.
+/// A data-model record a test payload would insert or replace.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TestRecord {
+    pub collection: String,
+    /// Its primary key.
+    pub key: String,
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// Reads `body` through the hook's mapping as a call would, and writes nothing. A payload the
+/// call would refuse is the same validation error (400 naming the pointer). Conflicts found
+/// only when writing (an address that belongs to another contact) are not seen here.
 pub async fn test(app: &App, p: &Principal, id: &str, body: &[u8]) -> ServiceResult<HookTest> {
     p.require(Scope::Admin)?;
     let h = own(app, p, id).await?;
     let r = read(app, &h, body).await?;
+    let json = |s: &str| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.into()));
     Ok(HookTest {
         email: r.row.email,
         external_id: r.row.external_id,
@@ -464,16 +482,20 @@ pub async fn test(app: &App, p: &Principal, id: &str, body: &[u8]) -> ServiceRes
             .into_iter()
             .map(|(f, v)| (f.to_string(), v.unwrap_or_default()))
             .collect(),
-        attributes: Value::Object(r.row.attributes).to_string(),
+        attributes: Value::Object(r.row.attributes),
         tags: r.row.tags,
         records: r
             .collections
             .into_iter()
             .zip(r.records)
-            .map(|(c, rec)| (c, rec.key, rec.data))
+            .map(|(collection, rec)| TestRecord {
+                collection,
+                data: json(&rec.data),
+                key: rec.key,
+            })
             .collect(),
         automation: r.automation,
-        automation_fields: r.fields_json.into_iter().next().unwrap_or_default(),
+        automation_fields: r.fields_json.first().map_or(Value::Null, |f| json(f)),
     })
 }
 

@@ -51,6 +51,24 @@ pub async fn update(
     Ok(Json(hooks::update(&app, &p, &id, &req).await?))
 }
 
+/// Reads a test payload (the request body) through the receiver's mapping as a call would,
+/// and answers with what the call would write; nothing is written. A payload the call would
+/// refuse gets the same 400, naming the pointer.
+#[utoipa::path(post, path = "/api/v1/hooks/{id}/test", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body(content = Object, description = "the payload, as the system would post it"),
+    responses((status = 200, body = hooks::HookTest), (status = 400, body = crate::http::error::Problem, content_type = "application/problem+json")))]
+pub async fn test(
+    State(app): State<App>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<hooks::HookTest>, ApiError> {
+    hooks::test(&app, &p, &id, &body)
+        .await
+        .map(Json)
+        .map_err(crate::http::hooks::payload_error)
+}
+
 /// A new own token; the old one stops working at once.
 #[utoipa::path(post, path = "/api/v1/hooks/{id}/rotate", tag = "webhooks", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = HookView)))]

@@ -49,7 +49,7 @@ use crate::app::App;
         sources::index, sources::show, sources::save, sources::delete, sources::check, sources::files,
         collections::index, collections::show, collections::save, collections::delete, collections::records, collections::insert,
         collections::upsert, collections::show_record, collections::delete_record,
-        hooks::index, hooks::create, hooks::show, hooks::update, hooks::rotate, hooks::delete,
+        hooks::index, hooks::create, hooks::show, hooks::update, hooks::rotate, hooks::test, hooks::delete,
         exports::index, exports::create, exports::show, exports::update, exports::delete, exports::run, exports::runs, exports::file),
     components(schemas(super::error::Problem, me::Me, me::MeOrg, me::MeToken, tokens::CreateToken, tokens::TokenView, tokens::IssuedTokenView,
         optins::Register, crate::services::optins::ConsentMode, crate::services::lists::CreateList, crate::services::lists::ListView, crate::services::lists::TemplateOverride,
@@ -80,7 +80,7 @@ use crate::app::App;
         crate::services::collections::CollectionInput, crate::services::collections::CollectionView, crate::services::collections::ContactRef,
         crate::services::collections::RecordInput, crate::services::collections::BulkInput, crate::services::collections::BulkResult,
         crate::services::collections::RecordView, crate::domain::collection::FieldDef, crate::domain::collection::FieldKind,
-        crate::services::hooks::HookInput, crate::services::hooks::HookView, crate::services::hooks::Received, crate::domain::hook::HookMapping,
+        crate::services::hooks::HookInput, crate::services::hooks::HookView, crate::services::hooks::Received, crate::services::hooks::HookTest, crate::services::hooks::TestRecord, crate::domain::hook::HookMapping,
         crate::domain::hook::RecordMapping, crate::domain::hook::AutomationMapping)),
     modifiers(&BearerAuth),
     tags((name = "operations"), (name = "tokens"), (name = "opt-ins"), (name = "lists"), (name = "contacts"), (name = "mailings"), (name = "templates"), (name = "mailinglijst"), (name = "partners"), (name = "checkout"), (name = "automations"), (name = "imports"), (name = "link parameter"), (name = "activity"), (name = "sources"), (name = "exports"), (name = "data model"), (name = "webhooks"))
@@ -293,6 +293,7 @@ pub fn router() -> Router<App> {
             get(hooks::show).put(hooks::update).delete(hooks::delete),
         )
         .route("/api/v1/hooks/{id}/rotate", post(hooks::rotate))
+        .route("/api/v1/hooks/{id}/test", post(hooks::test))
         .route("/api/v1/exports", get(exports::index).post(exports::create))
         .route(
             "/api/v1/exports/{id}",
