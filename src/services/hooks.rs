@@ -455,6 +455,13 @@ pub struct HookTest {
     pub automation_fields: Value,
 }
 
+impl HookTest {
+    /// Whether it would merge any attribute.
+    pub fn has_attributes(&self) -> bool {
+        self.attributes.as_object().is_some_and(|o| !o.is_empty())
+    }
+}
+
 /// A data-model record a test payload would insert or replace.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestRecord {
