@@ -794,6 +794,13 @@ async fn mailing_pages(backend: Backend) {
     b.post("/admin/optins", &[("key", "news"), ("name_en", "News")])
         .await;
 
+    // The live count asks for an opt-in before it counts.
+    b.get("/admin/mailings/new").await;
+    let (_, _, count) = b.post("/admin/segments/count", &[]).await;
+    assert_eq!(count, "choose at least one opt-in");
+    let (_, _, count) = b.post("/admin/segments/count", &[("lists", "news")]).await;
+    assert_eq!(count, "0 contacts");
+
     // Bad input: the form again with the reasons and what was typed; nothing saved.
     b.get("/admin/mailings/new").await;
     let (status, _, page) = b

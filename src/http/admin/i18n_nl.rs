@@ -120,6 +120,7 @@ pub const PAIRS: &[(&str, &str)] = &[
     ("Changed", "Gewijzigd"),
     ("changed", "gewijzigd"),
     ("Check the connection", "Verbinding controleren"),
+    ("choose at least one opt-in", "kies minstens één opt-in"),
     ("Choose for each column where it goes. The first rows of the file are shown below each choice.", "Kies per kolom waar die heen gaat. Onder elke keuze staan de eerste regels van het bestand."),
     ("Choose opt-ins and conditions to see how many contacts a mailing to them would reach.", "Kies opt-ins en voorwaarden om te zien hoeveel contacten een mailing aan hen bereikt."),
     ("City", "Plaats"),

@@ -92,6 +92,9 @@ pub async fn preview(State(app): State<App>, p: Posted) -> AdminResult {
 pub async fn live_count(State(app): State<App>, p: Posted) -> Response {
     let b = Builder::from_form(&p.form);
     let ui = p.admin.ui("segments");
+    if b.lists.is_empty() {
+        return ui.tr("choose at least one opt-in").into_response();
+    }
     match count(&app, p.admin.org_id(), &b, 0).await {
         Ok(r) => format!("{} {}", ui.num(&r.count), ui.tr("contacts")).into_response(),
         Err(e) => match field_errors(e) {
