@@ -140,6 +140,23 @@ async fn partners_and_the_checkout_example(backend: Backend) {
             "/admin/points-of-sale/web?notice=created"
         )
     );
+    // A key with a space (the ticket system's own ids) is a path segment of its own.
+    let (status, location, _) = b
+        .post(
+            "/admin/points-of-sale",
+            &[("key", "box office"), ("name", "Box office")],
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (
+            StatusCode::SEE_OTHER,
+            "/admin/points-of-sale/box%20office?notice=created"
+        )
+    );
+    let (status, page) = b.get("/admin/points-of-sale/box%20office").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Box office"), "{page}");
     let (status, _, page) = b
         .post(
             "/admin/products",

@@ -71,6 +71,12 @@ fn view(app: &App, h: &HookRow, token: Option<String>) -> HookView {
     }
 }
 
+/// Whether an organisation token may be attached to a receiver: its scopes grant
+/// webhooks:receive.
+pub fn may_call_hooks(t: &crate::store::TokenRow) -> bool {
+    Scope::parse_list(&[t.scopes.as_str()]).is_ok_and(|s| Scope::WebhooksReceive.granted_by(&s))
+}
+
 /// Checks a definition against the organisation (collections, automation, token).
 async fn check(app: &App, org_id: i64, input: &HookInput) -> ServiceResult<()> {
     let mut errors = Vec::new();
@@ -128,14 +134,8 @@ async fn check(app: &App, org_id: i64, input: &HookInput) -> ServiceResult<()> {
         }
     }
     if let Some(id) = input.token_id {
-        let ok = match found(app.store.token_by_id(id).await)? {
-            Some(t) => {
-                t.org_id == org_id
-                    && Scope::parse_list(&[t.scopes.as_str()])
-                        .is_ok_and(|s| Scope::WebhooksReceive.granted_by(&s))
-            }
-            None => false,
-        };
+        let ok = found(app.store.token_by_id(id).await)?
+            .is_some_and(|t| t.org_id == org_id && may_call_hooks(&t));
         if !ok {
             errors.push(FieldError::new(
                 "token_id",

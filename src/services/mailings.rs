@@ -133,6 +133,16 @@ pub async fn view(app: &App, m: &MailingRow) -> ServiceResult<MailingView> {
     })
 }
 
+/// Checks the template syntax of a mail's parts (subject, HTML, text; absent ones are
+/// skipped): each error names its part, line and column.
+pub(super) fn check_syntax(c: &mut Collector, parts: [(&'static str, Option<&str>); 3]) {
+    for (part, src) in parts {
+        if let Some(Err(e)) = src.map(|src| template::check(part, src)) {
+            c.push(FieldError::new(part, "template_syntax", e.located()));
+        }
+    }
+}
+
 /// The id of the layout with key `key` (none when empty); an unknown key is an error in `c`.
 async fn layout_id(
     app: &App,
@@ -212,17 +222,14 @@ async fn validate(
             "the text has at most 256 KiB",
         ));
     }
-    for (part, src) in [
-        ("subject", Some(input.subject.as_str())),
-        ("html", Some(input.html.as_str())),
-        ("text", input.text.as_deref()),
-    ] {
-        if let Some(src) = src {
-            if let Err(e) = template::check(part, src) {
-                c.push(FieldError::new(part, "template_syntax", e.located()));
-            }
-        }
-    }
+    check_syntax(
+        &mut c,
+        [
+            ("subject", Some(input.subject.as_str())),
+            ("html", Some(input.html.as_str())),
+            ("text", input.text.as_deref()),
+        ],
+    );
     let mut list_ids = Vec::new();
     // A draft may have no audience yet (BODYPOST drafts); it needs one to be sent.
     if input.lists.len() > MAX_LISTS {
@@ -560,19 +567,22 @@ pub async fn preview_draft(
     email: Option<&str>,
 ) -> ServiceResult<Rendered> {
     let mut c = Collector::default();
-    for (part, src) in [
+    let parts = [
         ("subject", Some(draft.subject.as_str())),
         ("html", Some(draft.html.as_str())),
         ("text", draft.text.as_deref()),
-    ] {
-        if let Some(src) = src.filter(|s| s.len() <= MAX_HTML) {
-            if let Err(e) = template::check(part, src) {
-                c.push(FieldError::new(part, "template_syntax", e.located()));
-            }
-        } else if src.is_some() {
-            c.push(FieldError::new(part, "too_long", "at most 512 KiB"));
-        }
+    ];
+    for (part, _) in parts
+        .iter()
+        .filter(|(_, src)| src.is_some_and(|s| s.len() > MAX_HTML))
+    {
+        c.push(FieldError::new(*part, "too_long", "at most 512 KiB"));
     }
+    // A part too long is not read further.
+    check_syntax(
+        &mut c,
+        parts.map(|(part, src)| (part, src.filter(|s| s.len() <= MAX_HTML))),
+    );
     let layout_id = layout_id(app, org_id, draft.layout.as_deref(), &mut c).await?;
     c.finish()?;
     let contact = preview_contact(app, org_id, None, email).await?;

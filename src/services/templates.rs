@@ -14,7 +14,7 @@ use crate::domain::contact::ContactInput;
 use crate::domain::validation::{required_text, Collector};
 use crate::domain::{DeliveryStatus, EmailAddress, EventKind, FieldError, ListKey};
 use crate::mail::content::LAYOUT_SLOT;
-use crate::mail::template::{self, Compiled};
+use crate::mail::template::Compiled;
 use crate::mail::{compose, ComposedMessage, Mailbox, OutgoingMessage, SendError};
 use crate::store::{NewTemplate, Outcome, TemplateRow};
 
@@ -96,17 +96,14 @@ fn validate(
             format!("a layout contains {LAYOUT_SLOT} exactly once"),
         ));
     }
-    for (part, src) in [
-        ("subject", subject.as_deref()),
-        ("html", Some(input.html.as_str())),
-        ("text", input.text.as_deref()),
-    ] {
-        if let Some(src) = src {
-            if let Err(e) = template::check(part, src) {
-                c.push(FieldError::new(part, "template_syntax", e.located()));
-            }
-        }
-    }
+    super::mailings::check_syntax(
+        &mut c,
+        [
+            ("subject", subject.as_deref()),
+            ("html", Some(input.html.as_str())),
+            ("text", input.text.as_deref()),
+        ],
+    );
     c.finish()?;
     Ok(NewTemplate {
         key: String::new(),

@@ -13,15 +13,10 @@ use super::schedule_form::ScheduleForm;
 use super::session::{Admin, Posted};
 use super::{done, field_errors, form_status, render_status, NoticeQuery};
 use crate::app::App;
-use crate::domain::{Scope, ValidationError};
+use crate::domain::ValidationError;
 use crate::services::exports::{self, ExportInput, ExportView, RunView};
 use crate::services::sources::{self, SourceView};
-use crate::services::tokens::Principal;
 use crate::services::ServiceError;
-
-fn principal(admin: &Admin) -> Principal {
-    admin.principal(&[Scope::Admin])
-}
 
 /// A list typed one per line or separated by commas.
 fn items(text: &str) -> Vec<String> {
@@ -135,7 +130,7 @@ async fn list_page(
     mut form: ExportForm,
     notice: Option<&str>,
 ) -> AdminResult {
-    let who = principal(admin);
+    let who = admin.admin_principal()?;
     let sched = std::mem::replace(&mut form.sched, ScheduleForm::of("export", None));
     Ok(render_status(
         form_status(&errors),
@@ -170,7 +165,7 @@ pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
     let form = ExportForm::posted(&p.form);
     let outcome = match form.input() {
-        Ok(input) => exports::create(&app, &principal(&p.admin), &input).await,
+        Ok(input) => exports::create(&app, &p.admin.admin_principal()?, &input).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -202,7 +197,7 @@ async fn export_page(
     posted: Option<ExportForm>,
     notice: Option<&str>,
 ) -> AdminResult {
-    let who = principal(admin);
+    let who = admin.admin_principal()?;
     let v = exports::get(app, &who, id).await?;
     let mut export = posted.unwrap_or_else(|| ExportForm::of(Some(&v)));
     let sched = std::mem::replace(&mut export.sched, ScheduleForm::of("export", None));
@@ -234,7 +229,7 @@ pub async fn update(State(app): State<App>, Path(id): Path<i64>, p: Posted) -> A
     p.admin.require_admin()?;
     let form = ExportForm::posted(&p.form);
     let outcome = match form.input() {
-        Ok(input) => exports::update(&app, &principal(&p.admin), id, &input).await,
+        Ok(input) => exports::update(&app, &p.admin.admin_principal()?, id, &input).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -249,7 +244,7 @@ pub async fn update(State(app): State<App>, Path(id): Path<i64>, p: Posted) -> A
 /// Runs the export now and shows the page with the new run.
 pub async fn run(State(app): State<App>, Path(id): Path<i64>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    match exports::run_now(&app, &principal(&p.admin), id).await {
+    match exports::run_now(&app, &p.admin.admin_principal()?, id).await {
         Ok(_) => done(&format!("/admin/exports/{id}"), "ran"),
         Err(e) => {
             let errors = field_errors(e)?;
@@ -260,7 +255,7 @@ pub async fn run(State(app): State<App>, Path(id): Path<i64>, p: Posted) -> Admi
 
 pub async fn delete(State(app): State<App>, Path(id): Path<i64>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    exports::delete(&app, &principal(&p.admin), id).await?;
+    exports::delete(&app, &p.admin.admin_principal()?, id).await?;
     done("/admin/exports", "deleted")
 }
 
@@ -271,6 +266,6 @@ pub async fn download(
     Path(run): Path<i64>,
 ) -> AdminResult<Response> {
     admin.require_admin()?;
-    let (path, name) = exports::download(&app, &principal(&admin), run).await?;
+    let (path, name) = exports::download(&app, &admin.admin_principal()?, run).await?;
     Ok(crate::http::download::file(&path, &name).await?)
 }

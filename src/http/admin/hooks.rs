@@ -14,9 +14,9 @@ use super::session::{Admin, Posted};
 use super::{done, field_errors, form_status, render_status, NoticeQuery};
 use crate::app::App;
 use crate::domain::hook::HookMapping;
-use crate::domain::{Scope, ValidationError};
+use crate::domain::ValidationError;
 use crate::services::hooks::{self, HookInput, HookTest, HookView};
-use crate::services::tokens::{self, Principal};
+use crate::services::tokens;
 use crate::services::ServiceError;
 
 /// The mapping a new receiver starts with: the API's shape, to adapt.
@@ -33,10 +33,6 @@ const EXAMPLE_PAYLOAD: &str = r#"{
     "first_name": "Sam"
   }
 }"#;
-
-fn principal(admin: &Admin) -> Principal {
-    admin.principal(&[Scope::Admin])
-}
 
 /// A receiver's fields as the form shows them.
 struct HookForm {
@@ -85,11 +81,7 @@ async fn receive_tokens(app: &App, admin: &Admin) -> AdminResult<Vec<(i64, Strin
     Ok(tokens::list_tokens(app, &admin.session.org_slug)
         .await?
         .into_iter()
-        .filter(|t| {
-            t.revoked_at.is_none()
-                && Scope::parse_list(&[t.scopes.as_str()])
-                    .is_ok_and(|s| Scope::WebhooksReceive.granted_by(&s))
-        })
+        .filter(|t| t.revoked_at.is_none() && hooks::may_call_hooks(t))
         .map(|t| (t.id, format!("#{} {}", t.id, t.name.unwrap_or_default())))
         .collect())
 }
@@ -116,7 +108,7 @@ async fn list_page(
         HooksPage {
             ui: admin.ui("imports").with_notice(notice),
             errors,
-            hooks: hooks::list(app, &principal(admin)).await?,
+            hooks: hooks::list(app, &admin.admin_principal()?).await?,
             tokens: receive_tokens(app, admin).await?,
             hook,
         },
@@ -143,7 +135,7 @@ pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
     let form = HookForm::posted(&p.form);
     let outcome = match form.input() {
-        Ok(input) => hooks::create(&app, &principal(&p.admin), &input).await,
+        Ok(input) => hooks::create(&app, &p.admin.admin_principal()?, &input).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -177,6 +169,7 @@ struct HookPage {
 }
 
 /// What a receiver's page shows besides the receiver.
+#[derive(Default)]
 struct Page {
     status: StatusCode,
     errors: Vec<String>,
@@ -187,22 +180,8 @@ struct Page {
     notice: Option<String>,
 }
 
-impl Default for Page {
-    fn default() -> Self {
-        Page {
-            status: StatusCode::OK,
-            errors: Vec::new(),
-            posted: None,
-            secret: None,
-            payload: None,
-            tested: None,
-            notice: None,
-        }
-    }
-}
-
 async fn hook_page(app: &App, admin: &Admin, id: &str, page: Page) -> AdminResult {
-    let v = hooks::get(app, &principal(admin), id).await?;
+    let v = hooks::get(app, &admin.admin_principal()?, id).await?;
     let status = if page.errors.is_empty() {
         page.status
     } else {
@@ -247,7 +226,7 @@ pub async fn update(State(app): State<App>, Path(id): Path<String>, p: Posted) -
     p.admin.require_admin()?;
     let form = HookForm::posted(&p.form);
     let outcome = match form.input() {
-        Ok(input) => hooks::update(&app, &principal(&p.admin), &id, &input).await,
+        Ok(input) => hooks::update(&app, &p.admin.admin_principal()?, &id, &input).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -266,7 +245,7 @@ pub async fn update(State(app): State<App>, Path(id): Path<String>, p: Posted) -
 /// A new own token; the old one stops working at once. The secret is shown once.
 pub async fn rotate(State(app): State<App>, Path(id): Path<String>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    let v = hooks::rotate(&app, &principal(&p.admin), &id).await?;
+    let v = hooks::rotate(&app, &p.admin.admin_principal()?, &id).await?;
     let page = Page {
         secret: v.token,
         ..Page::default()
@@ -278,7 +257,8 @@ pub async fn rotate(State(app): State<App>, Path(id): Path<String>, p: Posted) -
 pub async fn test(State(app): State<App>, Path(id): Path<String>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
     let payload = p.form.get("payload").to_string();
-    let tested = match hooks::test(&app, &principal(&p.admin), &id, payload.as_bytes()).await {
+    let tested = match hooks::test(&app, &p.admin.admin_principal()?, &id, payload.as_bytes()).await
+    {
         Ok(t) => Ok(t),
         Err(e) => Err(field_errors(e)?),
     };
@@ -292,6 +272,6 @@ pub async fn test(State(app): State<App>, Path(id): Path<String>, p: Posted) -> 
 
 pub async fn delete(State(app): State<App>, Path(id): Path<String>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    hooks::delete(&app, &principal(&p.admin), &id).await?;
+    hooks::delete(&app, &p.admin.admin_principal()?, &id).await?;
     done("/admin/hooks", "deleted")
 }

@@ -11,7 +11,6 @@ use super::session::{Admin, Posted};
 use super::{done, field_errors, render_status, NoticeQuery};
 use crate::app::App;
 use crate::domain::link_param::FIELDS;
-use crate::domain::Scope;
 use crate::services::link_params::{self, LinkParamInput, LinkParamView};
 use crate::services::ServiceError;
 
@@ -35,7 +34,7 @@ async fn page(
     shown: Option<LinkParamView>,
     notice: Option<&str>,
 ) -> AdminResult {
-    let current = match link_params::get(app, &admin.principal(&[Scope::Admin])).await {
+    let current = match link_params::get(app, &admin.admin_principal()?).await {
         Ok(v) => Some(v),
         Err(ServiceError::NotFound(_)) => None,
         Err(e) => return Err(e.into()),
@@ -83,7 +82,7 @@ pub async fn save(State(app): State<App>, p: Posted) -> AdminResult {
         fields: p.form.all("fields"),
         rotate_key: p.form.checked("rotate_key"),
     };
-    match link_params::save(&app, &p.admin.principal(&[Scope::Admin]), &req).await {
+    match link_params::save(&app, &p.admin.admin_principal()?, &req).await {
         Ok(v) if v.key.is_some() => {
             page(&app, &p.admin, StatusCode::OK, Vec::new(), Some(v), None).await
         }
@@ -105,6 +104,6 @@ pub async fn save(State(app): State<App>, p: Posted) -> AdminResult {
 
 pub async fn delete(State(app): State<App>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    link_params::delete(&app, &p.admin.principal(&[Scope::Admin])).await?;
+    link_params::delete(&app, &p.admin.admin_principal()?).await?;
     done("/admin/settings/link-parameter", "deleted")
 }

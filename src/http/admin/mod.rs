@@ -275,6 +275,11 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A key as one segment of a URL path (percent-encoded, as the templates' `urlencode` does).
+fn path_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// A page as a 200 response.
 fn render(page: impl Template) -> Response {
     render_status(StatusCode::OK, page)

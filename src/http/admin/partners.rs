@@ -13,7 +13,7 @@ use super::form::Form;
 use super::i18n::Ui;
 use super::optins::LANGUAGES;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, form_status, render_status, NoticeQuery};
+use super::{done, field_errors, form_status, path_segment, render_status, NoticeQuery};
 use crate::app::App;
 use crate::domain::partner::THEME_VARIABLES;
 use crate::domain::{Language, Scope};
@@ -302,7 +302,10 @@ pub async fn create_pos(State(app): State<App>, p: Posted) -> AdminResult {
     let all = partners::all(&app, p.admin.org_id()).await?;
     let form = PosForm::posted(&p.form, &all);
     match points_of_sale::create(&app, p.admin.org_id(), &form.input()).await {
-        Ok(v) => done(&format!("/admin/points-of-sale/{}", v.key), "created"),
+        Ok(v) => done(
+            &format!("/admin/points-of-sale/{}", path_segment(&v.key)),
+            "created",
+        ),
         Err(e) => {
             let errors = field_errors(e)?;
             index_page(&app, &p.admin, "", errors, None, |page| {
@@ -384,7 +387,10 @@ pub async fn update_partner(
     let mut form = PartnerForm::posted(&p.form);
     form.key = row.key.clone();
     match partners::update(&app, p.admin.org_id(), &row.key, &form.input()).await {
-        Ok(v) => done(&format!("/admin/partners/{}", v.key), "saved"),
+        Ok(v) => done(
+            &format!("/admin/partners/{}", path_segment(&v.key)),
+            "saved",
+        ),
         Err(e) => {
             let v = partners::view(&app, &row).await?;
             Ok(render_status(
@@ -482,7 +488,7 @@ async fn pos_page(
         };
     let frame = format!(
         "/admin/points-of-sale/{}/widget?{}",
-        url::form_urlencoded::byte_serialize(row.key.as_bytes()).collect::<String>(),
+        path_segment(&row.key),
         example.query_string()
     );
     let notice = example.notice.clone();
@@ -517,7 +523,10 @@ pub async fn update_pos(State(app): State<App>, Path(key): Path<String>, p: Post
     let mut form = PosForm::posted(&p.form, &all);
     form.key = row.key.clone();
     match points_of_sale::update(&app, org_id, &row.key, &form.input()).await {
-        Ok(v) => done(&format!("/admin/points-of-sale/{}", v.key), "saved"),
+        Ok(v) => done(
+            &format!("/admin/points-of-sale/{}", path_segment(&v.key)),
+            "saved",
+        ),
         Err(e) => {
             let errors = field_errors(e)?;
             pos_page(

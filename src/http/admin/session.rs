@@ -60,6 +60,13 @@ impl Admin {
         }
     }
 
+    /// The user acting through the services with scope admin, for the admins' pages: refused
+    /// (403) for anyone else, so a page cannot hand the scope to a marketer.
+    pub fn admin_principal(&self) -> Result<Principal, AdminError> {
+        self.require_admin()?;
+        Ok(self.principal(&[Scope::Admin]))
+    }
+
     /// The page chrome for this user with `nav` marked as the current section.
     pub fn ui(&self, nav: &'static str) -> Ui {
         Ui::for_session(&self.session, nav)

@@ -10,10 +10,10 @@ use super::form::Form;
 use super::i18n::Ui;
 use super::schedule_form::ScheduleForm;
 use super::session::{Admin, Posted};
-use super::{done, field_errors, form_status, render_status, NoticeQuery};
+use super::{done, field_errors, form_status, path_segment, render_status, NoticeQuery};
 use crate::app::App;
 use crate::domain::import::MappingInput;
-use crate::domain::{Scope, ValidationError};
+use crate::domain::ValidationError;
 use crate::services::sources::{
     self, CheckResult, ScheduledImport, SourceFileView, SourceInput, SourceView, TriggerPolling,
 };
@@ -152,10 +152,6 @@ struct SourcesPage {
     sched: ScheduleForm,
 }
 
-fn principal(admin: &Admin) -> crate::services::tokens::Principal {
-    admin.principal(&[Scope::Admin])
-}
-
 async fn list_page(
     app: &App,
     admin: &Admin,
@@ -170,7 +166,7 @@ async fn list_page(
         SourcesPage {
             ui: admin.ui("imports").with_notice(notice),
             errors,
-            sources: sources::list(app, &principal(admin)).await?,
+            sources: sources::list(app, &admin.admin_principal()?).await?,
             sched,
             source: form,
         },
@@ -195,7 +191,7 @@ pub async fn index(
 
 pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    let who = principal(&p.admin);
+    let who = p.admin.admin_principal()?;
     let form = SourceForm::posted(&p.form, None);
     let exists = !form.key.is_empty() && sources::get(&app, &who, &form.key).await.is_ok();
     let outcome = match (exists, form.input(&p.form)) {
@@ -207,16 +203,15 @@ pub async fn create(State(app): State<App>, p: Posted) -> AdminResult {
         (false, Err(e)) => Err(e),
     };
     match outcome {
-        Ok((v, _)) => done(&format!("/admin/sources/{}", enc(&v.key)), "created"),
+        Ok((v, _)) => done(
+            &format!("/admin/sources/{}", path_segment(&v.key)),
+            "created",
+        ),
         Err(e) => {
             let errors = field_errors(e)?;
             list_page(&app, &p.admin, errors, form, None).await
         }
     }
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[derive(Template)]
@@ -254,7 +249,7 @@ async fn source_page(
         checked,
         imported,
     } = o;
-    let who = principal(admin);
+    let who = admin.admin_principal()?;
     let v = sources::get(app, &who, key).await?;
     let mut source = posted.unwrap_or_else(|| SourceForm::of(Some(&v)));
     let sched = std::mem::replace(&mut source.sched, ScheduleForm::of("import", None));
@@ -285,7 +280,7 @@ pub async fn show(
 
 pub async fn update(State(app): State<App>, Path(key): Path<String>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    let who = principal(&p.admin);
+    let who = p.admin.admin_principal()?;
     let stored = sources::get(&app, &who, &key).await?;
     let mut form = SourceForm::posted(&p.form, Some(&stored));
     form.key = stored.key.clone();
@@ -294,7 +289,7 @@ pub async fn update(State(app): State<App>, Path(key): Path<String>, p: Posted) 
         Err(e) => Err(e),
     };
     match outcome {
-        Ok((v, _)) => done(&format!("/admin/sources/{}", enc(&v.key)), "saved"),
+        Ok((v, _)) => done(&format!("/admin/sources/{}", path_segment(&v.key)), "saved"),
         Err(e) => {
             let errors = field_errors(e)?;
             let o = Outcome {
@@ -310,7 +305,7 @@ pub async fn update(State(app): State<App>, Path(key): Path<String>, p: Posted) 
 /// Logs in and lists the folder; shows what came of it.
 pub async fn check(State(app): State<App>, Path(key): Path<String>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    let checked = match sources::check(&app, &principal(&p.admin), &key).await {
+    let checked = match sources::check(&app, &p.admin.admin_principal()?, &key).await {
         Ok(c) => Ok(c),
         Err(ServiceError::Upstream { message, .. }) => Err(message),
         Err(e) => return Err(e.into()),
@@ -325,7 +320,7 @@ pub async fn check(State(app): State<App>, Path(key): Path<String>, p: Posted) -
 /// Runs the scheduled import now.
 pub async fn run(State(app): State<App>, Path(key): Path<String>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    let o = match sources::run_import_now(&app, &principal(&p.admin), &key).await {
+    let o = match sources::run_import_now(&app, &p.admin.admin_principal()?, &key).await {
         Ok(imports) => Outcome {
             imported: Some(imports.iter().map(|i| i.id).collect()),
             ..Outcome::default()
@@ -344,7 +339,7 @@ pub async fn run(State(app): State<App>, Path(key): Path<String>, p: Posted) -> 
 
 pub async fn delete(State(app): State<App>, Path(key): Path<String>, p: Posted) -> AdminResult {
     p.admin.require_admin()?;
-    match sources::delete(&app, &principal(&p.admin), &key).await {
+    match sources::delete(&app, &p.admin.admin_principal()?, &key).await {
         Ok(()) => done("/admin/sources", "deleted"),
         Err(e) => {
             let o = Outcome {
