@@ -11,6 +11,11 @@ impl Form {
         )
     }
 
+    /// A form filled in by the server (a saved record shown for editing).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Form(pairs)
+    }
+
     /// The first value of `name`, or "" when absent.
     pub fn get(&self, name: &str) -> &str {
         self.0

@@ -112,27 +112,17 @@ async fn new_page(
 pub async fn new(State(app): State<App>, admin: Admin) -> AdminResult {
     // Opens and clicks are counted as the organisation's tracking settings say.
     let org = crate::services::orgs::org_by_slug(&app, &admin.session.org_slug).await?;
-    let starter = {
-        let mut f = url::form_urlencoded::Serializer::new(String::new());
-        f.append_pair("html", STARTER_HTML);
-        for (name, on) in [
-            ("track_opens", org.track_opens),
-            ("track_clicks", org.track_clicks),
-        ] {
-            if on {
-                f.append_pair(name, "on");
-            }
-        }
-        f.finish()
-    };
-    new_page(
-        &app,
-        &admin,
-        Form::parse(starter.as_bytes()),
-        Vec::new(),
-        None,
-    )
-    .await
+    let mut starter = vec![("html".to_string(), STARTER_HTML.to_string())];
+    starter.extend(tracking_fields(org.track_opens, org.track_clicks));
+    new_page(&app, &admin, Form::from_pairs(starter), Vec::new(), None).await
+}
+
+/// The form fields of the two tracking boxes, ticked as given.
+fn tracking_fields(opens: bool, clicks: bool) -> impl Iterator<Item = (String, String)> {
+    [("track_opens", opens), ("track_clicks", clicks)]
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(name, _)| (name.to_string(), "on".to_string()))
 }
 
 /// The mailing as the API takes it, from the form. A segment the builder could not show is
@@ -184,14 +174,7 @@ pub async fn edit(State(app): State<App>, admin: Admin, Path(id): Path<i64>) -> 
         ("text".into(), m.text.clone().unwrap_or_default()),
         ("layout".into(), m.layout.clone().unwrap_or_default()),
     ];
-    for (name, on) in [
-        ("track_opens", m.track_opens),
-        ("track_clicks", m.track_clicks),
-    ] {
-        if on {
-            pairs.push((name.into(), "on".into()));
-        }
-    }
+    pairs.extend(tracking_fields(m.track_opens, m.track_clicks));
     pairs.extend(m.lists.iter().map(|l| ("lists".to_string(), l.clone())));
     match segment_form::form_fields(m.segment.as_ref()) {
         Some(fields) => pairs.extend(fields),
@@ -203,17 +186,7 @@ pub async fn edit(State(app): State<App>, admin: Admin, Path(id): Path<i64>) -> 
                 .unwrap_or_default(),
         )),
     }
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    new_page(
-        &app,
-        &admin,
-        Form::parse(body.as_bytes()),
-        Vec::new(),
-        Some(id),
-    )
-    .await
+    new_page(&app, &admin, Form::from_pairs(pairs), Vec::new(), Some(id)).await
 }
 
 pub async fn update(State(app): State<App>, Path(id): Path<i64>, p: Posted) -> AdminResult {
