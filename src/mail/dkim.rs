@@ -53,24 +53,26 @@ impl Dkim {
         let key = PrivateKeyDer::from_pem_slice(pem.as_bytes())
             .map_err(|_| "the DKIM key file holds no PEM private key".to_string())?;
         let domain = domain.to_ascii_lowercase();
+        // Each signer with the TXT value that publishes its public half.
         let rsa = |k: RsaKey<Sha256>| {
-            Signer::Rsa(
-                DkimSigner::from_key(k)
-                    .domain(&domain)
-                    .selector(selector)
-                    .headers(SIGNED.iter().copied()),
-            )
+            let record = public_record("rsa", &rsa_spki(&k.public_key()));
+            let signer = DkimSigner::from_key(k)
+                .domain(&domain)
+                .selector(selector)
+                .headers(SIGNED.iter().copied());
+            (Signer::Rsa(signer), record)
         };
-        let record = public_record(&key)?;
-        let signer = match key {
+        let (signer, record) = match key {
             PrivateKeyDer::Pkcs8(der) => {
                 match Ed25519Key::from_pkcs8_maybe_unchecked_der(der.secret_pkcs8_der()) {
-                    Ok(k) => Signer::Ed25519(
-                        DkimSigner::from_key(k)
+                    Ok(k) => {
+                        let record = public_record("ed25519", &k.public_key());
+                        let signer = DkimSigner::from_key(k)
                             .domain(&domain)
                             .selector(selector)
-                            .headers(SIGNED.iter().copied()),
-                    ),
+                            .headers(SIGNED.iter().copied());
+                        (Signer::Ed25519(signer), record)
+                    }
                     Err(_) => RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(der))
                         .map(rsa)
                         .map_err(|e| format!("the DKIM key is neither Ed25519 nor RSA: {e}"))?,
@@ -117,31 +119,12 @@ impl Dkim {
     }
 }
 
-/// The `v=DKIM1` TXT value of a private key's public half: RSA as a SubjectPublicKeyInfo
-/// (what `openssl rsa -pubout` gives), Ed25519 as its 32 bytes (RFC 8463).
-fn public_record(key: &PrivateKeyDer<'_>) -> Result<String, String> {
+/// The `v=DKIM1` TXT value for a public key: RSA as a SubjectPublicKeyInfo (what
+/// `openssl rsa -pubout` gives), Ed25519 as its 32 bytes (RFC 8463).
+fn public_record(kind: &str, public: &[u8]) -> String {
     use base64::Engine;
-    use ring::signature::{Ed25519KeyPair, KeyPair, RsaKeyPair};
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let rsa = |k: RsaKeyPair| format!("v=DKIM1; k=rsa; p={}", b64(&rsa_spki(k.public().as_ref())));
-    match key {
-        PrivateKeyDer::Pkcs8(der) => {
-            let der = der.secret_pkcs8_der();
-            if let Ok(k) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
-                return Ok(format!(
-                    "v=DKIM1; k=ed25519; p={}",
-                    b64(k.public_key().as_ref())
-                ));
-            }
-            RsaKeyPair::from_pkcs8(der)
-                .map(rsa)
-                .map_err(|e| format!("the DKIM key is neither Ed25519 nor RSA: {e}"))
-        }
-        PrivateKeyDer::Pkcs1(der) => RsaKeyPair::from_der(der.secret_pkcs1_der())
-            .map(rsa)
-            .map_err(|e| format!("the DKIM key is not a usable RSA key: {e}")),
-        _ => Err("unsupported DKIM key type (use an RSA or Ed25519 key)".into()),
-    }
+    let p = base64::engine::general_purpose::STANDARD.encode(public);
+    format!("v=DKIM1; k={kind}; p={p}")
 }
 
 /// An RSAPublicKey (PKCS#1, DER) wrapped as a SubjectPublicKeyInfo.
