@@ -449,6 +449,7 @@ async fn segments_narrow_the_audience_and_consent_is_rechecked_at_send_time(back
     // One batch of one message goes out; then d unsubscribes and e is blacklisted mid-mailing.
     let node = e.t.app.config.node_name();
     handbill::services::delivery::Sender::new(&node)
+        .with_round_limit(1)
         .tick(&e.t.app)
         .await
         .unwrap();
@@ -500,11 +501,28 @@ async fn pause_resume_cancel_schedule_and_overdue_hold(backend: Backend) {
         "a draft cannot be paused"
     );
     e.act(id, "send").await;
+    let org = e.t.app.store.org_by_slug("paradiso").await.unwrap();
+    let now = e.t.app.now();
+    let store = &e.t.app.store;
+    store
+        .plan_deliveries(org.id, id, None, 100, now)
+        .await
+        .unwrap();
     assert_eq!(
         e.act(id, "pause").await.json::<Value>().await.unwrap()["status"],
         "paused"
     );
+    assert_eq!(e.status(id).await["counts"]["queued"], 3);
     assert_eq!(e.mails().await.len(), 0);
+    // A node in the middle of a round claims nothing more of it either.
+    let claimed = store
+        .claim_deliveries(org.id, id, "node#round", 10, now + 60_000, now)
+        .await
+        .unwrap();
+    assert!(
+        claimed.is_empty(),
+        "a paused mailing's messages were claimed"
+    );
     assert_eq!(
         e.act(id, "resume").await.json::<Value>().await.unwrap()["status"],
         "sending"
@@ -522,6 +540,7 @@ async fn pause_resume_cancel_schedule_and_overdue_hold(backend: Backend) {
     e.act(id, "send").await;
     let node = e.t.app.config.node_name();
     handbill::services::delivery::Sender::new(&node)
+        .with_round_limit(1)
         .tick(&e.t.app)
         .await
         .unwrap();

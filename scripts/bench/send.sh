@@ -96,3 +96,5 @@ rate=$(awk "BEGIN {printf \"%.0f\", $sent / ($end - $start)}")
 echo
 echo "backend=$backend recipients=$n sent=$sent seconds=$(awk "BEGIN {printf \"%.1f\", $end - $start}") rate=$rate/s" \
      "raw_limit=$raw_rate/s share=$(awk "BEGIN {printf \"%.0f%%\", 100 * $rate / $raw_rate}") peak_rss=${rss}kB server_cpu_per_message=${cpu_us}us"
+# SERVE_LOG=FILE keeps the server's log (the work folder is removed on exit).
+if [ -n "${SERVE_LOG:-}" ]; then cp "$work/serve.log" "$SERVE_LOG"; fi

@@ -26,6 +26,8 @@ use crate::store::{Claimed, ContactRow, MailingRow, Org, Outcome};
 const PLAN_CHUNK: i64 = 5_000;
 /// How long a claimed batch is reserved for its node.
 const LEASE_MS: i64 = 10 * 60 * 1000;
+/// How long one mailing is sent before the sender looks at the others (and at shutdown).
+const ROUND: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A mailing ready to render: compiled once, used for a whole batch.
 pub struct Prepared {
@@ -412,11 +414,23 @@ async fn start_due(app: &App) -> ServiceResult<()> {
     Ok(())
 }
 
+/// Where a round of one mailing stands.
+struct Round {
+    started: std::time::Instant,
+    planned: bool,
+    /// Messages claimed so far.
+    handled: usize,
+    /// Messages claimed at a time.
+    part: usize,
+}
+
 /// The mailing sender of a node. It keeps each mailing compiled for as long as it is sending
 /// (a sending mailing cannot be edited).
 pub struct Sender {
     node: String,
     prepared: HashMap<i64, Arc<Prepared>>,
+    /// Most messages of one mailing per round.
+    round_limit: usize,
 }
 
 impl Sender {
@@ -424,7 +438,15 @@ impl Sender {
         Self {
             node: node.to_string(),
             prepared: HashMap::new(),
+            round_limit: usize::MAX,
         }
+    }
+
+    /// A sender that sends at most `messages` of each mailing per round (per [`Self::tick`]),
+    /// so that what happens between rounds can be watched.
+    pub fn with_round_limit(mut self, messages: usize) -> Self {
+        self.round_limit = messages.max(1);
+        self
     }
 
     /// One round of work for the mailings; returns how many messages were handled.
@@ -436,7 +458,7 @@ impl Sender {
         let mut handled = 0;
         for m in sending {
             // One mailing's trouble must not hold up the others.
-            match self.work_on(app, &m).await {
+            match self.send_round(app, &m).await {
                 Ok(n) => handled += n,
                 Err(e) => tracing::error!(mailing = m.id, error = %e, "mailing delivery failed"),
             }
@@ -444,34 +466,27 @@ impl Sender {
         Ok(handled)
     }
 
-    /// Plans the next chunk of a mailing's audience (while not fully planned) and sends one
-    /// batch.
-    async fn work_on(&mut self, app: &App, m: &MailingRow) -> ServiceResult<usize> {
-        let mut handled = 0;
-        if !m.planned {
-            let segment = match &m.segment {
-                Some(s) => Some(
-                    serde_json::from_str::<Value>(s)
-                        .ok()
-                        .and_then(|v| Segment::parse(&v).ok())
-                        .ok_or_else(|| {
-                            ServiceError::Internal(format!(
-                                "mailing {}: stored segment is invalid",
-                                m.id
-                            ))
-                        })?,
-                ),
-                None => None,
-            };
-            let (_, done) = app
-                .store
-                .plan_deliveries(m.org_id, m.id, segment.as_ref(), PLAN_CHUNK, app.now())
-                .await?;
-            if !done {
-                handled += 1;
-            }
-        }
-        Ok(handled + self.send_batch(app, m).await?)
+    /// Plans a chunk of the mailing's audience; true when it is fully planned.
+    async fn plan(app: &App, m: &MailingRow) -> ServiceResult<bool> {
+        let segment = match &m.segment {
+            Some(s) => Some(
+                serde_json::from_str::<Value>(s)
+                    .ok()
+                    .and_then(|v| Segment::parse(&v).ok())
+                    .ok_or_else(|| {
+                        ServiceError::Internal(format!(
+                            "mailing {}: stored segment is invalid",
+                            m.id
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let (_, done) = app
+            .store
+            .plan_deliveries(m.org_id, m.id, segment.as_ref(), PLAN_CHUNK, app.now())
+            .await?;
+        Ok(done)
     }
 
     async fn prepared(&mut self, app: &App, m: &MailingRow) -> ServiceResult<Arc<Prepared>> {
@@ -483,51 +498,127 @@ impl Sender {
         Ok(p)
     }
 
-    async fn send_batch(&mut self, app: &App, m: &MailingRow) -> ServiceResult<usize> {
+    /// Claims up to `limit` queued messages of the mailing for this node (none once the
+    /// mailing is no longer sending: paused or cancelled).
+    async fn claim(&self, app: &App, m: &MailingRow, limit: usize) -> ServiceResult<Vec<Claimed>> {
         let now = app.now();
         let claim = format!("{}#{}", self.node, uuid::Uuid::new_v4().simple());
-        let claimed = app
+        Ok(app
             .store
-            .claim_deliveries(
-                m.org_id,
-                m.id,
-                &claim,
-                i64::from(app.config.mail_batch_size),
-                now + LEASE_MS,
-                now,
-            )
+            .claim_deliveries(m.org_id, m.id, &claim, limit as i64, now + LEASE_MS, now)
+            .await?)
+    }
+
+    async fn record(app: &App, m: &MailingRow, outcomes: &[Outcome]) -> ServiceResult<()> {
+        app.store
+            .record_outcomes(m.org_id, Some(m.id), outcomes, app.now())
             .await?;
-        if claimed.is_empty() {
-            if app.store.mailing(m.org_id, m.id).await?.planned
-                && app
-                    .store
-                    .finish_mailing_if_done(m.org_id, m.id, now)
-                    .await?
+        metrics::counter!("handbill_mailing_messages_total").increment(outcomes.len() as u64);
+        Ok(())
+    }
+
+    /// The next part of a round: none once the round's time or limit is reached; the
+    /// audience is planned further first while it is not fully planned.
+    async fn next_part(
+        &self,
+        app: &App,
+        m: &MailingRow,
+        round: &mut Round,
+    ) -> ServiceResult<Vec<Claimed>> {
+        let left = self.round_limit.saturating_sub(round.handled);
+        if round.started.elapsed() >= ROUND || left == 0 {
+            return Ok(Vec::new());
+        }
+        if !round.planned {
+            round.planned = Self::plan(app, m).await?;
+        }
+        let claimed = self.claim(app, m, round.part.min(left)).await?;
+        round.handled += claimed.len();
+        Ok(claimed)
+    }
+
+    /// Plans the mailing's audience further while it is not fully planned, and sends its
+    /// queued messages for up to [`ROUND`], half a batch at a time with two halves out at
+    /// once: while one half is with the relays, the half before is written, the audience
+    /// planned further and the next half claimed, so the relays never wait for the database.
+    /// At most one batch is in doubt (claimed and not yet written) at any moment.
+    async fn send_round(&mut self, app: &App, m: &MailingRow) -> ServiceResult<usize> {
+        let batch = app.config.mail_batch_size as usize;
+        let parts = if batch >= 2 { 2 } else { 1 };
+        let mut round = Round {
+            started: std::time::Instant::now(),
+            planned: m.planned,
+            handled: 0,
+            part: batch / parts,
+        };
+        let first = self.next_part(app, m, &mut round).await?;
+        if first.is_empty() {
+            if !round.planned {
+                return Ok(1); // an audience chunk without recipients: planning goes on
+            }
+            if app
+                .store
+                .finish_mailing_if_done(m.org_id, m.id, app.now())
+                .await?
             {
                 tracing::info!(mailing = m.id, "mailing sent");
             }
             return Ok(0);
         }
-        let n = claimed.len();
-        let outcomes = match self.prepared(app, m).await {
-            Ok(p) => send_batch(app, &p, claimed).await,
+        let p = match self.prepared(app, m).await {
+            Ok(p) => p,
             Err(e) => {
-                // Release the batch untouched: nothing was sent.
+                // Release the claim untouched: nothing was sent.
                 tracing::error!(mailing = m.id, error = %e, "cannot prepare mailing");
-                claimed
+                let retry_at = app.now() + 60_000;
+                let released: Vec<Outcome> = first
                     .iter()
                     .map(|c| Outcome {
-                        retry_at: Some(now + 60_000),
+                        retry_at: Some(retry_at),
                         ..Outcome::new(c.delivery_id, DeliveryStatus::Queued, Some(e.to_string()))
                     })
-                    .collect()
+                    .collect();
+                Self::record(app, m, &released).await?;
+                return Ok(released.len());
             }
         };
-        app.store
-            .record_outcomes(m.org_id, Some(m.id), &outcomes, app.now())
-            .await?;
-        metrics::counter!("handbill_mailing_messages_total").increment(n as u64);
-        Ok(n)
+        let spawn = |claimed: Vec<Claimed>| {
+            let (app, p) = (app.clone(), p.clone());
+            tokio::spawn(async move { send_batch(&app, &p, claimed).await })
+        };
+        let mut out = std::collections::VecDeque::from([spawn(first)]);
+        let mut claiming = true;
+        let mut failure = None;
+        loop {
+            if claiming && out.len() < parts {
+                match self.next_part(app, m, &mut round).await {
+                    Ok(next) if !next.is_empty() => {
+                        out.push_back(spawn(next));
+                        continue;
+                    }
+                    Ok(_) => claiming = false,
+                    Err(e) => {
+                        claiming = false;
+                        failure = Some(e);
+                    }
+                }
+            }
+            let Some(oldest) = out.pop_front() else { break };
+            // A half that failed as a whole leaves its rows `sending`: recovered as uncertain.
+            let outcomes = oldest.await.unwrap_or_else(|e| {
+                tracing::error!(mailing = m.id, error = %e, "a batch task failed");
+                Vec::new()
+            });
+            if let Err(e) = Self::record(app, m, &outcomes).await {
+                tracing::error!(mailing = m.id, error = %e, "could not record outcomes");
+                claiming = false;
+                failure.get_or_insert(e);
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(round.handled),
+        }
     }
 }
 

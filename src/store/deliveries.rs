@@ -301,7 +301,7 @@ impl Store {
 
     /// Claims up to `limit` due messages of a mailing for `claim` (a unique batch name) until
     /// `lease_until`, and loads their recipients, re-checking right now that each may still be
-    /// mailed.
+    /// mailed. Nothing is claimed of a mailing that is no longer sending (paused, cancelled).
     pub async fn claim_deliveries(
         &self,
         org_id: i64,
@@ -316,9 +316,11 @@ impl Store {
         let sql = match self {
             Store::Sqlite(_) => "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, locked_by = $3, locked_until = $4, updated_at = $5 \
                  WHERE org_id = $1 AND id IN (SELECT id FROM deliveries WHERE org_id = $1 AND mailing_id = $2 AND status = 'queued' \
-                   AND next_attempt_at <= $5 ORDER BY id LIMIT $6) RETURNING id, attempts, contact_id",
+                   AND next_attempt_at <= $5 AND EXISTS (SELECT 1 FROM mailings WHERE org_id = $1 AND id = $2 AND status = 'sending') \
+                   ORDER BY id LIMIT $6) RETURNING id, attempts, contact_id",
             Store::Postgres(_) => "WITH picked AS (SELECT id FROM deliveries WHERE org_id = $1 AND mailing_id = $2 AND status = 'queued' \
-                   AND next_attempt_at <= $5 ORDER BY id LIMIT $6 FOR UPDATE SKIP LOCKED) \
+                   AND next_attempt_at <= $5 AND EXISTS (SELECT 1 FROM mailings WHERE org_id = $1 AND id = $2 AND status = 'sending') \
+                   ORDER BY id LIMIT $6 FOR UPDATE SKIP LOCKED) \
                  UPDATE deliveries d SET status = 'sending', attempts = d.attempts + 1, locked_by = $3, locked_until = $4, updated_at = $5 \
                  FROM picked WHERE d.org_id = $1 AND d.id = picked.id RETURNING d.id, d.attempts, d.contact_id",
         };
