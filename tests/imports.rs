@@ -17,6 +17,7 @@ both_backends!(
     consent_basis_of_subscriptions,
     all_or_nothing_and_resume,
     mapping_rejections,
+    many_tags_start_their_automation,
 );
 
 impl Env {
@@ -402,4 +403,43 @@ async fn mapping_rejections(backend: Backend) {
             .await
             .unwrap();
     assert_eq!(res.status(), 403);
+}
+
+/// Tags go in by statements of many rows on SQLite: every row's tag is added and starts the
+/// automation listening for it, once; tags a contact has already are left alone.
+async fn many_tags_start_their_automation(backend: Backend) {
+    let Some(e) = env(backend).await else { return };
+    let vip = e
+        .publish(
+            json!({"name": "VIP", "trigger": {"type": "tag_added", "tag": "vip"},
+            "steps": [{"type": "score", "change": 10}]}),
+        )
+        .await;
+    let mapping = json!({"delimiter": ",", "columns": {"email": "email", "tags": "tags"}});
+    // 161 rows, 322 tags: three full statements and a short one.
+    let csv: String = std::iter::once("email,tags\n".to_string())
+        .chain((0..161).map(|i| format!("fan{i}@example.org,\"vip,row{}\"\n", i % 3)))
+        .collect();
+    let i = e.import(csv.as_bytes(), mapping.clone()).await;
+    assert_eq!(counts(&i), [161, 0, 0, 0, 0, 0], "{i}");
+    run_until_idle(&e.t.app).await.unwrap();
+    for n in [0, 99, 160] {
+        let c = e.contact_by_email(&format!("fan{n}@example.org")).await;
+        let row = format!("row{}", n % 3);
+        assert_eq!(c["tags"], json!([row, "vip"]), "{c}");
+        assert_eq!(c["score"], 10, "{c}");
+    }
+    let org = e.t.app.store.org_by_slug("shop").await.unwrap();
+    let started = || e.t.app.store.participations(org.id, vip, 1000);
+    assert_eq!(started().await.unwrap().len(), 161);
+    // Again, with one new tag: the tags they have stay, the automation does not start again.
+    let csv = csv.replace(
+        "fan5@example.org,\"vip,row2\"",
+        "fan5@example.org,\"vip,new\"",
+    );
+    e.import(csv.as_bytes(), mapping).await;
+    run_until_idle(&e.t.app).await.unwrap();
+    assert_eq!(started().await.unwrap().len(), 161);
+    let c = e.contact_by_email("fan5@example.org").await;
+    assert_eq!(c["tags"], json!(["new", "row2", "vip"]), "{c}");
 }

@@ -76,13 +76,24 @@ pub fn insert_new(db: &Connection, c: &Chunk<'_>, rows: &[usize]) -> StoreResult
     Ok((inserted, clashes))
 }
 
+/// Tag rows per statement. Adding a tag runs a trigger (automations started by a tag), and
+/// SQLite sets a trigger's program up once per statement run: a statement per row paid that
+/// for every row (a third of an import's writing time).
+const TAGS_PER_STATEMENT: usize = 100;
+
 /// Adds tags to contacts (those they have stay).
 pub fn add_tags(db: &Connection, org_id: i64, tags: &[(i64, &String)]) -> StoreResult<()> {
-    let mut add = db.prepare(
-        "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-    )?;
-    for (id, tag) in tags {
-        add.execute((org_id, id, tag))?;
+    for part in tags.chunks(TAGS_PER_STATEMENT) {
+        let mut add = db.prepare_cached(&format!(
+            "INSERT INTO contact_tags (org_id, contact_id, tag) VALUES {} ON CONFLICT DO NOTHING",
+            vec!["(?, ?, ?)"; part.len()].join(", ")
+        ))?;
+        for (k, (id, tag)) in part.iter().enumerate() {
+            add.raw_bind_parameter(k * 3 + 1, org_id)?;
+            add.raw_bind_parameter(k * 3 + 2, id)?;
+            add.raw_bind_parameter(k * 3 + 3, tag.as_str())?;
+        }
+        add.raw_execute()?;
     }
     Ok(())
 }
