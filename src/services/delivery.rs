@@ -2,8 +2,9 @@
 //! (or holds them when they are far overdue), turns the audience of sending mailings into
 //! delivery rows chunk by chunk, then claims half batches of queued rows, re-checks consent,
 //! renders, hands the messages to the transport under the node's pace, and records every
-//! outcome, the database work of one half beside the sending of the other. Nothing is sent that has no `sending` row committed first, so a crash leaves at
-//! most one batch in doubt (`uncertain`), and no recipient is ever sent a mailing twice.
+//! outcome, the database work of one half beside the sending of the other. Nothing is sent
+//! that has no `sending` row committed first, so a crash leaves at most one batch in doubt
+//! (`uncertain`), and no recipient is ever sent a mailing twice.
 
 use std::collections::HashMap;
 use std::sync::Arc;
